@@ -1,0 +1,59 @@
+/// Identifies one activation request so its answer can find the asker.
+public struct ActivationID: Hashable, Sendable, CustomStringConvertible {
+    public var value: UInt64
+
+    public init(_ value: UInt64) {
+        self.value = value
+    }
+
+    public var description: String { "activation-\(value)" }
+}
+
+/// A ready worker an activation can use.
+public struct ReadyWorker: Sendable, Hashable {
+    public var id: WorkerID
+    public var port: Int
+
+    public init(id: WorkerID, port: Int) {
+        self.id = id
+        self.port = port
+    }
+}
+
+/// The answer to an activation: the tenant's ready workers, or why there are none.
+public enum ActivationAnswer: Sendable, Equatable {
+    case ready([ReadyWorker])
+    case failed(ActivationFailure)
+}
+
+/// Why an activation could not produce a ready worker. The router maps these to HTTP statuses.
+public enum ActivationFailure: Sendable, Equatable, CustomStringConvertible {
+    case unknownTenant(String)
+    /// The worker could not be started (spawn failed, or it exited before becoming ready).
+    case startFailed(String)
+    /// No worker became ready within `start_timeout`.
+    case startTimedOut(Duration)
+    /// The host is at `cluster.max_workers` and nothing could be evicted in time.
+    case hostAtCapacity(Int)
+    /// The tenant is crash-looping; activation is refused until `retryAfter` has passed.
+    case tenantFailed(reason: String, retryAfter: Duration)
+    /// `clusterctl stop`; `clusterctl start` undoes it.
+    case tenantStopped
+    /// Too many activations are already waiting for this tenant.
+    case tooManyWaiting(Int)
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .unknownTenant(let name): "no tenant named \"\(name)\""
+        case .startFailed(let reason): "worker failed to start: \(reason)"
+        case .startTimedOut(let timeout): "no worker became ready within start_timeout (\(timeout.formattedForHumans))"
+        case .hostAtCapacity(let cap): "host is at max_workers (\(cap)) and no idle worker could be evicted"
+        case .tenantFailed(let reason, let retryAfter):
+            "tenant is failing (\(reason)); retrying in \(retryAfter.formattedForHumans)"
+        case .tenantStopped: "tenant is stopped (clusterctl start to resume)"
+        case .tooManyWaiting(let limit): "more than \(limit) activations already waiting"
+        case .shuttingDown: "clusterd is shutting down"
+        }
+    }
+}

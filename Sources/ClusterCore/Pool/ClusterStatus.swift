@@ -1,0 +1,104 @@
+/// A snapshot of every tenant and worker, for `clusterctl status` and control-channel subscribers.
+public struct ClusterStatus: Sendable, Equatable {
+    public var tenants: [TenantStatus]
+    /// Worker processes on the host, in any state.
+    public var workerCount: Int
+    public var maxWorkers: Int
+    public var shuttingDown: Bool
+}
+
+public struct TenantStatus: Sendable, Equatable {
+    public var name: String
+    /// `idle` (no workers), `starting`, `running`, `failed`, `stopped` or `removed`.
+    public var state: String
+    public var scale: Int?
+    /// Workers that always run (scale or `min_workers`).
+    public var floor: Int
+    /// Workers wanted now.
+    public var target: Int
+    public var maxWorkers: Int
+    public var workers: [WorkerStatus]
+    /// Activations waiting for a ready worker.
+    public var waiting: Int
+    public var lastError: String?
+    /// While `failed`: how long until starts are allowed again.
+    public var retryIn: Duration?
+}
+
+public struct WorkerStatus: Sendable, Equatable {
+    public var id: WorkerID
+    public var pid: Int32?
+    public var port: Int
+    /// `starting`, `ready`, `draining`, `stopping` or `killed`.
+    public var state: String
+    public var stopReason: StopReason?
+    public var inFlight: Int
+    /// Since it became ready.
+    public var uptime: Duration?
+    /// Until it is idled out, if it would be.
+    public var idleIn: Duration?
+    /// The worker's last `STATUS=`.
+    public var statusText: String?
+}
+
+extension ClusterStateMachine {
+    /// Every tenant (sorted by name) and its workers as of `now`.
+    public func status(now: Instant) -> ClusterStatus {
+        ClusterStatus(
+            tenants: pools.keys.sorted().map { tenantStatus(pools[$0]!, now: now) },
+            workerCount: workerCount,
+            maxWorkers: configuration.maxWorkers,
+            shuttingDown: shuttingDown
+        )
+    }
+
+    /// One tenant's status, or nil if there is no such tenant.
+    public func status(ofTenant name: String, now: Instant) -> TenantStatus? {
+        pools[name].map { tenantStatus($0, now: now) }
+    }
+
+    private func tenantStatus(_ pool: TenantPool, now: Instant) -> TenantStatus {
+        let state: String
+        var retryIn: Duration?
+        switch pool.mode {
+        case .failed(let until, _):
+            state = "failed"
+            retryIn = until - now
+        case .stopped: state = "stopped"
+        case .removed: state = "removed"
+        case .onDemand:
+            if pool.workers.contains(where: \.isReady) {
+                state = "running"
+            } else if pool.workers.contains(where: \.isStarting) || !pool.pending.isEmpty {
+                state = "starting"
+            } else {
+                state = "idle"
+            }
+        }
+        let canIdle = pool.canIdleOut
+        return TenantStatus(
+            name: pool.name,
+            state: state,
+            scale: pool.scale,
+            floor: pool.floor,
+            target: pool.target,
+            maxWorkers: pool.demandLimit,
+            workers: pool.workers.map { worker in
+                WorkerStatus(
+                    id: worker.id,
+                    pid: worker.pid,
+                    port: worker.port,
+                    state: worker.state.name,
+                    stopReason: worker.state.stopReason,
+                    inFlight: worker.inFlight,
+                    uptime: worker.readyAt.map { now - $0 },
+                    idleIn: canIdle ? pool.idleDeadline(of: worker).map { max(.zero, $0 - now) } : nil,
+                    statusText: worker.statusText
+                )
+            },
+            waiting: pool.pending.count,
+            lastError: pool.lastError,
+            retryIn: retryIn
+        )
+    }
+}
