@@ -1,0 +1,421 @@
+import CSpawn
+import CSystemd
+import ClusterCore
+import Glibc
+import Logging
+import ServiceLifecycle
+
+/// The I/O shell around ``ClusterStateMachine``: owns the worker processes, feeds the machine what happens
+/// (exits, notify messages, probes, deadlines, requests) and executes the actions it returns.
+///
+/// One actor owns the machine; a ``Reactor`` thread watches the OS. `run()` lives until shutdown completes:
+/// on graceful shutdown (SIGTERM via ServiceLifecycle, or `shutdown()`) every worker is drained and stopped
+/// before it returns.
+public actor Supervisor: Service {
+    public struct Options: Sendable {
+        /// NOTIFY_SOCKET for workers; `@name` is the abstract namespace.
+        public var notifySocketPath: String
+        public var restartPolicy: RestartPolicy
+        /// Delay between TCP readiness probes of a starting `tcp` worker: starts at the first, grows to the second.
+        public var probeInterval: (initial: Duration, maximum: Duration)
+
+        public init(
+            notifySocketPath: String? = nil,
+            restartPolicy: RestartPolicy = .standard,
+            probeInterval: (initial: Duration, maximum: Duration) = (.milliseconds(5), .milliseconds(200))
+        ) {
+            self.notifySocketPath = notifySocketPath ?? Self.uniqueNotifySocketPath()
+            self.restartPolicy = restartPolicy
+            self.probeInterval = probeInterval
+        }
+
+        private static func uniqueNotifySocketPath() -> String {
+            "@clusterd/\(getpid())/notify-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+        }
+    }
+
+    private enum Input: Sendable {
+        case reactor(Reactor.Event)
+        case shutdownRequested
+        case activationCancelled(ActivationID, tenant: String)
+    }
+
+    private var machine: ClusterStateMachine
+    private let options: Options
+    private let logger: Logger
+    private let spawn: WorkerSpawn
+    private let notifyFD: Int32
+    private let reactor: Reactor
+    private let inputs: AsyncStream<Input>
+    private let inputContinuation: AsyncStream<Input>.Continuation
+
+    private var processes: [WorkerID: WorkerProcess] = [:]
+    private var workerByPID: [Int32: WorkerID] = [:]
+    private var workerByExitKey: [UInt64: WorkerID] = [:]
+    private var probes: [WorkerID: ReadinessProbe] = [:]
+    private var probeByKey: [UInt64: WorkerID] = [:]
+    private var waiters: [ActivationID: CheckedContinuation<ActivationAnswer, any Error>] = [:]
+    private var nextActivation: UInt64 = 1
+    private var observers: [Int: AsyncStream<ClusterEvent>.Continuation] = [:]
+    private var nextObserver = 0
+    private var finished = false
+
+    public init(configuration: ClusterConfiguration, options: Options = Options(), logger: Logger) throws {
+        self.machine = ClusterStateMachine(configuration: configuration, policy: options.restartPolicy)
+        self.options = options
+        self.logger = logger
+        let fd = csd_notify_server_open(options.notifySocketPath)
+        guard fd >= 0 else {
+            throw SupervisorError(
+                .notifySocket,
+                "cannot open NOTIFY_SOCKET \(options.notifySocketPath)",
+                cause: SystemError("bind")
+            )
+        }
+        self.notifyFD = fd
+        var environment: [String: String] = [:]
+        for name in WorkerSpawn.inheritedNames {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        var currentDirectory = "/"
+        if let directory = getcwd(nil, 0) {
+            currentDirectory = String(cString: directory)
+            free(directory)
+        }
+        self.spawn = WorkerSpawn(
+            notifySocketPath: options.notifySocketPath,
+            inheritedEnvironment: environment,
+            currentDirectory: currentDirectory
+        )
+        (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self)
+        let continuation = inputContinuation
+        do {
+            reactor = try Reactor(notifyFD: fd, logger: logger) { event in continuation.yield(.reactor(event)) }
+        } catch {
+            close(fd)
+            throw SupervisorError(.reactor, "cannot start the event loop", cause: error)
+        }
+    }
+
+    // MARK: - Service
+
+    /// Supervises until shutdown completes (every worker gone).
+    public func run() async throws {
+        reactor.start()
+        defer {
+            reactor.stop()
+            close(notifyFD)
+            if !options.notifySocketPath.hasPrefix("@") { unlink(options.notifySocketPath) }
+            for continuation in observers.values { continuation.finish() }
+            for (_, waiter) in waiters { waiter.resume(returning: .failed(.shuttingDown)) }
+            waiters.removeAll()
+        }
+        logger.info(
+            "supervising",
+            metadata: [
+                "tenants": "\(machine.configuration.tenants.count)",
+                "max_workers": "\(machine.configuration.maxWorkers)",
+                "notify_socket": "\(options.notifySocketPath)",
+            ]
+        )
+        perform(machine.timeElapsed(now: MonotonicClock.now()))
+        let continuation = inputContinuation
+        await withGracefulShutdownHandler {
+            for await input in inputs {
+                handle(input)
+                if finished { break }
+            }
+        } onGracefulShutdown: {
+            continuation.yield(.shutdownRequested)
+        }
+    }
+
+    /// Drain and stop every worker; `run()` returns once they are gone.
+    public nonisolated func shutdown() {
+        inputContinuation.yield(.shutdownRequested)
+    }
+
+    // MARK: - Requests
+
+    /// A ready worker of `tenant` (waiting while one starts), or why there is none.
+    /// Throws only `CancellationError` when the caller is cancelled while waiting.
+    public func activate(tenant: String, additional: Bool = false) async throws -> ActivationAnswer {
+        let id = ActivationID(nextActivation)
+        nextActivation += 1
+        let continuation = inputContinuation
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<ActivationAnswer, any Error>) in
+                if Task.isCancelled {
+                    waiter.resume(throwing: CancellationError())
+                    return
+                }
+                waiters[id] = waiter
+                perform(
+                    machine.activationRequested(id, tenant: tenant, additional: additional, now: MonotonicClock.now())
+                )
+            }
+        } onCancel: {
+            continuation.yield(.activationCancelled(id, tenant: tenant))
+        }
+    }
+
+    /// The router's count of requests (and open WebSockets) in flight on a worker; counts as activity.
+    public func reportActivity(worker: WorkerID, inFlight: Int) {
+        perform(machine.activityReported(worker, inFlight: inFlight, now: MonotonicClock.now()))
+    }
+
+    public func scale(tenant: String, workers: Int) throws(CommandRejection) {
+        try perform(machine.scaleRequested(tenant: tenant, workers: workers, now: MonotonicClock.now()).get())
+    }
+
+    public func start(tenant: String) throws(CommandRejection) {
+        try perform(machine.startRequested(tenant: tenant, now: MonotonicClock.now()).get())
+    }
+
+    public func stop(tenant: String) throws(CommandRejection) {
+        try perform(machine.stopRequested(tenant: tenant, now: MonotonicClock.now()).get())
+    }
+
+    public func drain(tenant: String) throws(CommandRejection) {
+        try perform(machine.drainRequested(tenant: tenant, now: MonotonicClock.now()).get())
+    }
+
+    public func restart(tenant: String) throws(CommandRejection) {
+        try perform(machine.restartRequested(tenant: tenant, now: MonotonicClock.now()).get())
+    }
+
+    /// Applies a new, already validated configuration.
+    public func reload(_ configuration: ClusterConfiguration) {
+        perform(machine.configurationReloaded(configuration, now: MonotonicClock.now()))
+    }
+
+    public func status() -> ClusterStatus {
+        machine.status(now: MonotonicClock.now())
+    }
+
+    public var configuration: ClusterConfiguration { machine.configuration }
+
+    /// Everything published from now on, until `run()` ends.
+    public func events() -> AsyncStream<ClusterEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ClusterEvent.self,
+            bufferingPolicy: .bufferingNewest(10_000)
+        )
+        observers[nextObserver] = continuation
+        nextObserver += 1
+        return stream
+    }
+
+    // MARK: - Events from the OS
+
+    private func handle(_ input: Input) {
+        let now = MonotonicClock.now()
+        switch input {
+        case .shutdownRequested:
+            logger.info("shutting down: draining and stopping every worker")
+            perform(machine.shutdownRequested(now: now))
+        case .activationCancelled(let id, let tenant):
+            if let waiter = waiters.removeValue(forKey: id) {
+                machine.activationCancelled(id, tenant: tenant)
+                waiter.resume(throwing: CancellationError())
+            }
+        case .reactor(.processExited(let key, let status)):
+            guard let id = workerByExitKey.removeValue(forKey: key), let process = processes.removeValue(forKey: id)
+            else { return }
+            workerByPID[process.pid] = nil
+            if let fd = process.listenFD { close(fd) }
+            probes[id] = nil
+            perform(machine.workerExited(id, status, now: now))
+        case .reactor(.notified(let pid, let message)):
+            guard let id = worker(sentFrom: pid) else {
+                logger.debug("notify message from a process that is not a worker", metadata: ["pid": "\(pid)"])
+                return
+            }
+            perform(machine.workerNotified(id, NotifyMessage(parsing: message), now: now))
+        case .reactor(.timerFired):
+            perform(machine.timeElapsed(now: now))
+            runDueProbes(now: now)
+        case .reactor(.probeFinished(let key, let connected)):
+            guard let id = probeByKey.removeValue(forKey: key) else { return }
+            if connected {
+                probes[id] = nil
+                perform(machine.workerBecameReady(id, now: now))
+            } else {
+                probes[id]?.failed(now: now)
+            }
+        }
+        armTimer()
+    }
+
+    /// The worker a notify message came from: its main process, or any process in its process group.
+    private func worker(sentFrom pid: Int32) -> WorkerID? {
+        if let id = workerByPID[pid] { return id }
+        let group = getpgid(pid)
+        return group > 0 ? workerByPID[group] : nil
+    }
+
+    // MARK: - Executing actions
+
+    private func perform(_ actions: [ClusterAction]) {
+        var queue = actions[...]
+        while let action = queue.popFirst() {
+            switch action {
+            case .launch(let launch):
+                queue.append(contentsOf: launchWorker(launch))
+            case .terminate(let id):
+                signal(id, SIGTERM)
+            case .kill(let id):
+                signal(id, SIGKILL)
+            case .answerActivation(let id, let answer):
+                waiters.removeValue(forKey: id)?.resume(returning: answer)
+            case .publish(let event):
+                log(event)
+                for continuation in observers.values { continuation.yield(event) }
+            case .shutdownCompleted:
+                logger.info("every worker has stopped")
+                finished = true
+                inputContinuation.finish()
+            }
+        }
+        armTimer()
+    }
+
+    private func launchWorker(_ launch: WorkerLaunch) -> [ClusterAction] {
+        let now = MonotonicClock.now()
+        switch spawn.start(launch) {
+        case .failure(let failure):
+            if case .failed(let reason) = failure {
+                logger.error("worker failed to start", metadata: metadata(launch.worker, ["reason": "\(reason)"]))
+            }
+            return machine.workerLaunchFailed(launch.worker, failure, now: now)
+        case .success(let process):
+            processes[launch.worker] = process
+            workerByPID[process.pid] = launch.worker
+            workerByExitKey[reactor.watchProcess(pid: process.pid, pidfd: process.pidfd)] = launch.worker
+            var workerLogger = logger
+            workerLogger[metadataKey: "tenant"] = "\(launch.worker.tenant)"
+            workerLogger[metadataKey: "worker"] = "\(launch.worker)"
+            reactor.captureOutput(fd: process.stdoutFD, logger: workerLogger, level: .info)
+            reactor.captureOutput(fd: process.stderrFD, logger: workerLogger, level: .notice)
+            if launch.readiness == .tcp {
+                probes[launch.worker] = ReadinessProbe(port: launch.port, interval: options.probeInterval, now: now)
+            }
+            return machine.workerLaunched(launch.worker, pid: process.pid, now: now)
+        }
+    }
+
+    /// Signals the worker's whole process group (it is the group leader).
+    private func signal(_ id: WorkerID, _ signal: Int32) {
+        guard let process = processes[id] else { return }
+        if kill(-process.pid, signal) != 0, errno != ESRCH {
+            logger.warning("could not signal worker", metadata: metadata(id, ["error": "\(SystemError("kill"))"]))
+        }
+    }
+
+    private func runDueProbes(now: Instant) {
+        for (id, probe) in probes where probe.isDue(now: now) {
+            switch LoopbackSocket.connect(port: probe.port) {
+            case .connected:
+                probes[id] = nil
+                perform(machine.workerBecameReady(id, now: now))
+            case .inProgress(let fd):
+                probes[id]?.waiting = true
+                probeByKey[reactor.watchProbe(fd: fd)] = id
+            case .refused:
+                probes[id]?.failed(now: now)
+            }
+        }
+    }
+
+    private func armTimer() {
+        guard !finished else { return }
+        let probeDeadline = probes.values.compactMap(\.nextAttempt).min()
+        let deadlines = [machine.nextDeadline(), probeDeadline].compactMap { $0 }
+        reactor.setTimer(deadlines.min())
+    }
+
+    // MARK: - Logging
+
+    private func log(_ event: ClusterEvent) {
+        switch event {
+        case .workerStarting(let id, let port, let pid):
+            logger.info("worker starting", metadata: metadata(id, ["port": "\(port)", "pid": "\(pid)"]))
+        case .workerReady(let id, let port):
+            logger.info("worker ready", metadata: metadata(id, ["port": "\(port)"]))
+        case .workerDraining(let id, let reason):
+            logger.info("worker draining", metadata: metadata(id, ["reason": "\(reason.rawValue)"]))
+        case .workerGone(let id, let exit, let reason):
+            var extra: Logger.Metadata = ["exit": "\(exit.map(\.description) ?? "never started")"]
+            if let reason { extra["reason"] = "\(reason.rawValue)" }
+            if reason == nil, exit?.isSuccess != true {
+                logger.warning("worker failed", metadata: metadata(id, extra))
+            } else {
+                logger.info("worker gone", metadata: metadata(id, extra))
+            }
+        case .tenantFailed(let tenant, let reason, let retryAfter):
+            logger.error(
+                "tenant is crash-looping; not starting it",
+                metadata: [
+                    "tenant": "\(tenant)", "reason": "\(reason)", "retry_in": "\(retryAfter.formattedForHumans)",
+                ]
+            )
+        case .tenantRecovered(let tenant):
+            logger.notice("tenant may start workers again", metadata: ["tenant": "\(tenant)"])
+        case .configurationReloaded:
+            logger.notice("configuration reloaded", metadata: ["tenants": "\(machine.configuration.tenants.count)"])
+        }
+    }
+
+    private func metadata(_ id: WorkerID, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        extra.merging(["tenant": "\(id.tenant)", "worker": "\(id)"]) { a, _ in a }
+    }
+}
+
+/// TCP readiness: connect attempts with a growing interval until one succeeds.
+struct ReadinessProbe {
+    let port: Int
+    let interval: (initial: Duration, maximum: Duration)
+    private var delay: Duration
+    private(set) var nextAttempt: Instant?
+    /// A non-blocking connect is in flight.
+    var waiting = false {
+        didSet { if waiting { nextAttempt = nil } }
+    }
+
+    init(port: Int, interval: (initial: Duration, maximum: Duration), now: Instant) {
+        self.port = port
+        self.interval = interval
+        self.delay = interval.initial
+        self.nextAttempt = now
+    }
+
+    func isDue(now: Instant) -> Bool { !waiting && (nextAttempt.map { now >= $0 } ?? false) }
+
+    mutating func failed(now: Instant) {
+        waiting = false
+        nextAttempt = now + delay
+        delay = min(delay * 2, interval.maximum)
+    }
+}
+
+/// An error of the supervisor's own machinery (not of a worker).
+public struct SupervisorError: Error, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        public static let notifySocket = Code(rawValue: "notify-socket")
+        public static let reactor = Code(rawValue: "reactor")
+        public var description: String { rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { cause.map { "\(message): \($0)" } ?? message }
+}

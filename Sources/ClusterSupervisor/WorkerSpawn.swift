@@ -1,0 +1,207 @@
+import CSpawn
+import ClusterCore
+import Glibc
+
+/// A worker process as the supervisor holds it.
+struct WorkerProcess {
+    var pid: Int32
+    var pidfd: Int32
+    /// The listening socket clusterd made for a `listen-fds` worker; kept open for the worker's life.
+    var listenFD: Int32?
+    var stdoutFD: Int32
+    var stderrFD: Int32
+}
+
+/// Starts one worker exactly per the worker contract: argv and environment from the launch, fd 3 its
+/// listening socket for `listen-fds` (with `LISTEN_FDS=1`, `LISTEN_FDNAMES=http`, `LISTEN_PID` = its own
+/// pid), `NOTIFY_SOCKET`, stdin from /dev/null, stdout/stderr into pipes, its own process group,
+/// no other fds.
+struct WorkerSpawn {
+    /// Where workers send notify messages.
+    var notifySocketPath: String
+    /// Variables passed through from clusterd's own environment (PATH, LANG…), under the tenant's `env`.
+    var inheritedEnvironment: [String: String]
+    /// Relative program paths resolve against this directory (clusterd's working directory).
+    var currentDirectory: String
+
+    static let inheritedNames = [
+        "PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "SHELL", "TMPDIR",
+    ]
+
+    func start(_ launch: WorkerLaunch) -> Result<WorkerProcess, LaunchFailure> {
+        guard let program = resolveProgram(launch.arguments.first ?? "") else {
+            let name = launch.arguments.first ?? ""
+            let searched = name.contains("/") ? "" : " in PATH (\(inheritedEnvironment["PATH"] ?? "unset"))"
+            return .failure(.failed("program \"\(name)\" not found or not executable\(searched)"))
+        }
+
+        var listenFD: Int32?
+        if launch.readiness == .listenFDs {
+            switch LoopbackSocket.listen(port: launch.port) {
+            case .success(let fd): listenFD = fd
+            case .failure(.inUse): return .failure(.portUnavailable)
+            case .failure(.other(let error)): return .failure(.failed("\(error)"))
+            }
+        } else if !LoopbackSocket.isFree(port: launch.port) {
+            return .failure(.portUnavailable)
+        }
+
+        var environment = inheritedEnvironment.merging(launch.environment) { _, tenant in tenant }
+        environment["NOTIFY_SOCKET"] = notifySocketPath
+        var pidVariables: [String] = []
+        if listenFD != nil {
+            environment["LISTEN_FDS"] = "1"
+            environment["LISTEN_FDNAMES"] = "http"
+            pidVariables.append("LISTEN_PID")
+        }
+        if launch.environment["WATCHDOG_USEC"] != nil { pidVariables.append("WATCHDOG_PID") }
+
+        // Read ends stay with clusterd; the child's ends are closed here once the child has its copies.
+        var readEnds: [Int32] = []
+        var childEnds: [Int32] = []
+        defer {
+            for fd in childEnds { close(fd) }
+        }
+        func abandon() {
+            if let listenFD { close(listenFD) }
+            for fd in readEnds { close(fd) }
+        }
+        for _ in 0..<2 {
+            var ends: [Int32] = [-1, -1]
+            guard cspawn_pipe(&ends) == 0 else {
+                let error = SystemError("pipe2")
+                abandon()
+                return .failure(.failed("\(error)"))
+            }
+            _ = fcntl(ends[0], F_SETFL, O_NONBLOCK)
+            readEnds.append(ends[0])
+            childEnds.append(ends[1])
+        }
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        childEnds.append(devNull)
+
+        let arguments = CStringArray(launch.arguments)
+        let environmentStrings = CStringArray(
+            environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+            appendingWritable: pidVariables.map { "\($0)=" }
+        )
+        defer {
+            arguments.free()
+            environmentStrings.free()
+        }
+        let passed: [Int32] = listenFD.map { [$0] } ?? []
+        var child = cspawn_child()
+        var stage = CSPAWN_STAGE_NONE
+        var error: Int32 = 0
+        let result = passed.withUnsafeBufferPointer { passFDs in
+            environmentStrings.writable.withUnsafeBufferPointer { pidEntries in
+                program.withCString { path in
+                    (launch.workingDirectory ?? "").withCString { directory in
+                        var request = cspawn_request(
+                            path: path,
+                            argv: arguments.pointers,
+                            envp: environmentStrings.pointers,
+                            pid_entries: pidEntries.baseAddress,
+                            pid_entry_count: Int32(pidEntries.count),
+                            working_directory: launch.workingDirectory == nil ? nil : directory,
+                            stdin_fd: devNull,
+                            stdout_fd: childEnds[0],
+                            stderr_fd: childEnds[1],
+                            pass_fds: passFDs.baseAddress,
+                            pass_fd_count: Int32(passFDs.count)
+                        )
+                        return cspawn_start(&request, &child, &stage, &error)
+                    }
+                }
+            }
+        }
+        guard result == 0 else {
+            abandon()
+            return .failure(.failed(Self.describe(stage: stage, error: error, program: program, launch: launch)))
+        }
+        return .success(
+            WorkerProcess(
+                pid: child.pid,
+                pidfd: child.pidfd,
+                listenFD: listenFD,
+                stdoutFD: readEnds[0],
+                stderrFD: readEnds[1]
+            )
+        )
+    }
+
+    /// The absolute path of the program: as given if absolute, against `currentDirectory` if it contains a
+    /// slash, else searched in PATH. Nil when not found or not executable.
+    func resolveProgram(_ name: String) -> String? {
+        guard !name.isEmpty else { return nil }
+        let candidates: [String]
+        if name.hasPrefix("/") {
+            candidates = [name]
+        } else if name.contains("/") {
+            candidates = [currentDirectory + "/" + name]
+        } else {
+            let path = inheritedEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+            candidates = path.split(separator: ":").map { "\($0)/\(name)" }
+        }
+        return candidates.first { access($0, X_OK) == 0 && !Self.isDirectory($0) }
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    private static func describe(stage: cspawn_stage, error: Int32, program: String, launch: WorkerLaunch) -> String {
+        let reason = String(cString: strerror(error))
+        switch stage {
+        case CSPAWN_STAGE_CHDIR: return "cannot enter working_directory \(launch.workingDirectory ?? ""): \(reason)"
+        case CSPAWN_STAGE_EXEC: return "cannot execute \(program): \(reason)"
+        case CSPAWN_STAGE_FORK: return "fork failed: \(reason)"
+        case CSPAWN_STAGE_PIPE: return "pipe failed: \(reason)"
+        case CSPAWN_STAGE_DUP: return "setting up the worker's fds failed: \(reason)"
+        case CSPAWN_STAGE_SETPGID: return "setpgid failed: \(reason)"
+        case CSPAWN_STAGE_PIDFD: return "pidfd_open failed: \(reason)"
+        default: return "spawn failed: \(reason)"
+        }
+    }
+}
+
+/// A NULL-terminated array of C strings, owned until `free()`. `writable` entries get 32 spare bytes
+/// (the child appends its pid to them) and are also part of `pointers`.
+private struct CStringArray {
+    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    let writable: [UnsafeMutablePointer<CChar>?]
+    private let count: Int
+
+    init(_ strings: [String], appendingWritable writableStrings: [String] = []) {
+        count = strings.count + writableStrings.count
+        pointers = .allocate(capacity: count + 1)
+        for (index, string) in strings.enumerated() {
+            pointers[index] = strdup(string)
+        }
+        var writable: [UnsafeMutablePointer<CChar>?] = []
+        for (offset, string) in writableStrings.enumerated() {
+            let bytes = Array(string.utf8CString)
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 32)
+            buffer.initialize(repeating: 0, count: bytes.count + 32)
+            for (index, byte) in bytes.enumerated() { buffer[index] = byte }
+            pointers[strings.count + offset] = buffer
+            writable.append(buffer)
+        }
+        pointers[count] = nil
+        self.writable = writable
+    }
+
+    func free() {
+        let writableSet = Set(writable.map { UnsafeMutableRawPointer($0!) })
+        for index in 0..<count {
+            guard let pointer = pointers[index] else { continue }
+            if writableSet.contains(UnsafeMutableRawPointer(pointer)) {
+                pointer.deallocate()
+            } else {
+                Glibc.free(pointer)
+            }
+        }
+        pointers.deallocate()
+    }
+}
