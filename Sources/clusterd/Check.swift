@@ -1,0 +1,27 @@
+import ArgumentParser
+import ClusterCore
+import TenantsFile
+
+extension Clusterd {
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a tenants.conf and exit: 0 when valid, 1 listing every error (file:line or key)."
+        )
+
+        @Option(name: .long, help: "Path of the tenants file.")
+        var tenants: String
+
+        func run() throws {
+            switch TenantsFile.load(path: tenants) {
+            case .success(let configuration):
+                let names = configuration.tenantNames
+                print(
+                    "\(tenants): ok, \(names.count) tenant\(names.count == 1 ? "" : "s")\(names.isEmpty ? "" : ": " + names.joined(separator: ", "))"
+                )
+            case .failure(let error):
+                printToStandardError(error.description)
+                throw ExitCode(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Clusterd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clusterd",
+        abstract: "Supervises one worker process per tenant: started on demand, idled out, restarted with backoff.",
+        subcommands: [Start.self, Check.self]
+    )
+}
