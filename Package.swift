@@ -27,6 +27,8 @@ let package = Package(
             dependencies: ["ClusterCore", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
+        // The control protocol: messages (JSON lines, versioned by hello) shared by clusterd, clusterctl and routers.
+        .target(name: "ClusterControl", dependencies: ["ClusterCore"], swiftSettings: strict),
         // The calls Swift cannot make well: fork/exec with exact fd layout, pidfds, reaping.
         .target(name: "CSpawn"),
         // The sd_notify protocol: clusterd as a systemd service, and as the notify server for its workers.
@@ -35,8 +37,10 @@ let package = Package(
         .target(
             name: "ClusterSupervisor",
             dependencies: [
-                "ClusterCore", "TenantsFile", "CSpawn", "CSystemd",
+                "ClusterCore", "TenantsFile", "CSpawn", "CSystemd", "ClusterControl",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -54,7 +58,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "clusterctl",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ClusterControl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -67,10 +71,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"], swiftSettings: strict),
+        .testTarget(name: "ClusterControlTests", dependencies: ["ClusterControl", "ClusterCore"], swiftSettings: strict),
         .testTarget(name: "TenantsFileTests", dependencies: ["TenantsFile", "ClusterCore"], swiftSettings: strict),
         .testTarget(
             name: "ClusterSupervisorTests",
-            dependencies: ["ClusterSupervisor", "ClusterCore", "TenantsFile", "CSpawn"],
+            dependencies: ["ClusterSupervisor", "ClusterCore", "ClusterControl", "TenantsFile", "CSpawn"],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,57 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A line a client receives: the reply to one of its requests, or (after `subscribe`) an event.
+public enum IncomingLine: Sendable {
+    case reply(id: RequestID?, Result<JSONValue, ControlError>)
+    case event(ControlEvent)
+
+    /// Parses a line from clusterd; nil when it is not a line of this protocol.
+    public init?(_ line: some Collection<UInt8>) {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line)), case .object(let object) = value
+        else { return nil }
+        if object["event"] != nil {
+            guard let event = try? JSONDecoder().decode(ControlEvent.self, from: Data(line)) else { return nil }
+            self = .event(event)
+            return
+        }
+        let id = object["id"].flatMap { value -> RequestID? in
+            if let number = value.integer { return .number(number) }
+            return value.string.map { .string($0) }
+        }
+        if let errorValue = object["error"] {
+            guard let data = try? JSONEncoder().encode(errorValue),
+                let error = try? JSONDecoder().decode(ControlError.self, from: data)
+            else { return nil }
+            self = .reply(id: id, .failure(error))
+        } else if let result = object["result"] {
+            self = .reply(id: id, .success(result))
+        } else {
+            return nil
+        }
+    }
+}
+
+extension JSONValue {
+    /// Decodes this value as `T` (a reply's `result`).
+    public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
+    }
+}
+
+/// Encodes requests the way clusterd expects them.
+public enum ControlRequestLine {
+    /// `{"id":1,"op":"status","tenant":"acme"}\n`
+    public static func encode(id: RequestID, op: String, _ parameters: [String: JSONValue] = [:]) -> [UInt8] {
+        var object = parameters
+        object["op"] = .string(op)
+        switch id {
+        case .number(let number): object["id"] = .number(Double(number))
+        case .string(let text): object["id"] = .string(text)
+        }
+        return ControlCodec.line(JSONValue.object(object))
+    }
+}

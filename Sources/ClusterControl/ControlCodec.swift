@@ -1,0 +1,208 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The control protocol's wire format: one JSON object per line, UTF-8, `\n`-terminated.
+public enum ControlCodec {
+    /// The protocol version this build speaks.
+    public static let version = 1
+    public static let supportedVersions = [1]
+    /// Longest accepted line, newline excluded.
+    public static let maximumLineLength = 1 << 20
+    /// Most workers in one `activity` request.
+    public static let maximumActivityReports = 100_000
+
+    /// A request that could not be understood, with its id when that much could be read.
+    public struct RequestFailure: Error, Sendable, Equatable {
+        public var id: RequestID?
+        public var error: ControlError
+    }
+
+    // MARK: - Requests
+
+    public static func parseRequest(_ line: some Collection<UInt8>) -> Result<ControlRequest, RequestFailure> {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+        } catch {
+            return .failure(
+                RequestFailure(id: nil, error: ControlError(.malformed, "not valid JSON: one JSON object per line"))
+            )
+        }
+        guard case .object(let object) = value else {
+            return .failure(
+                RequestFailure(
+                    id: nil,
+                    error: ControlError(.malformed, "a request is a JSON object, found \(value.typeName)")
+                )
+            )
+        }
+        let id: RequestID
+        switch object["id"] {
+        case .number?:
+            guard let number = object["id"]?.integer else { return fail(nil, "\"id\" must be an integer or a string") }
+            id = .number(number)
+        case .string(let text)?:
+            id = .string(text)
+        case nil:
+            return fail(nil, "missing \"id\" (an integer or a string the reply will carry)")
+        case let other?:
+            return fail(nil, "\"id\" must be an integer or a string, found \(other.typeName)")
+        }
+        guard let op = object["op"]?.string else {
+            return fail(id, "missing \"op\" (the operation, e.g. \"status\")")
+        }
+        switch parseOperation(op, object) {
+        case .success(let operation): return .success(ControlRequest(id: id, operation: operation))
+        case .failure(let error): return .failure(RequestFailure(id: id, error: error))
+        }
+    }
+
+    private static func fail(_ id: RequestID?, _ message: String) -> Result<ControlRequest, RequestFailure> {
+        .failure(RequestFailure(id: id, error: ControlError(.badRequest, message)))
+    }
+
+    public static let operations = [
+        "hello", "status", "scale", "start", "stop", "restart", "drain", "reload", "activate", "activity", "subscribe",
+    ]
+
+    private static func parseOperation(
+        _ op: String,
+        _ object: [String: JSONValue]
+    ) -> Result<ControlOperation, ControlError> {
+        func bad(_ message: String) -> Result<ControlOperation, ControlError> {
+            .failure(ControlError(.badRequest, "\(op): \(message)"))
+        }
+        func tenant(_ required: Bool) -> Result<String?, ControlError> {
+            switch object["tenant"] {
+            case nil where !required, .null? where !required: return .success(nil)
+            case .string(let name)? where !name.isEmpty: return .success(name)
+            case nil: return .failure(ControlError(.badRequest, "\(op): missing \"tenant\""))
+            case let other?:
+                return .failure(
+                    ControlError(.badRequest, "\(op): \"tenant\" must be a non-empty string, found \(other.typeName)")
+                )
+            }
+        }
+        func tenantOperation(_ make: (String) -> ControlOperation) -> Result<ControlOperation, ControlError> {
+            tenant(true).map { make($0!) }
+        }
+
+        switch op {
+        case "hello":
+            if let version = object["version"]?.integer {
+                return .success(.hello(versions: [version], client: object["client"]?.string))
+            }
+            guard case .array(let items)? = object["versions"] else {
+                return bad("missing \"versions\" (the protocol versions the client speaks, e.g. [1])")
+            }
+            let versions = items.compactMap(\.integer)
+            guard versions.count == items.count, !versions.isEmpty else {
+                return bad("\"versions\" must be a non-empty array of integers")
+            }
+            return .success(.hello(versions: versions, client: object["client"]?.string))
+        case "status":
+            return tenant(false).map { .status(tenant: $0) }
+        case "scale":
+            guard case .object(let counts)? = object["tenants"], !counts.isEmpty else {
+                return bad("\"tenants\" must be a non-empty object of worker counts, e.g. {\"acme\": 4}")
+            }
+            var scales: [String: Int] = [:]
+            for (name, value) in counts {
+                guard let count = value.integer, count >= 0 else {
+                    return bad("the count for \"\(name)\" must be an integer ≥ 0, found \(value)")
+                }
+                scales[name] = count
+            }
+            return .success(.scale(scales))
+        case "start": return tenantOperation { .start(tenant: $0) }
+        case "stop": return tenantOperation { .stop(tenant: $0) }
+        case "restart": return tenantOperation { .restart(tenant: $0) }
+        case "drain": return tenantOperation { .drain(tenant: $0) }
+        case "reload": return .success(.reload)
+        case "subscribe": return .success(.subscribe)
+        case "activate":
+            let additional: Bool
+            switch object["additional"] {
+            case nil, .null?: additional = false
+            case .bool(let value)?: additional = value
+            case let other?: return bad("\"additional\" must be a boolean, found \(other.typeName)")
+            }
+            return tenant(true).map { .activate(tenant: $0!, additional: additional) }
+        case "activity":
+            guard case .array(let items)? = object["workers"] else {
+                return bad("\"workers\" must be an array of {\"worker\": \"acme#1\", \"in_flight\": 0}")
+            }
+            guard items.count <= maximumActivityReports else {
+                return bad("at most \(maximumActivityReports) workers per report")
+            }
+            var reports: [WorkerActivity] = []
+            for item in items {
+                guard let worker = item["worker"]?.string, let inFlight = item["in_flight"]?.integer, inFlight >= 0
+                else {
+                    return bad("each entry must be {\"worker\": \"tenant#serial\", \"in_flight\": integer ≥ 0}")
+                }
+                reports.append(WorkerActivity(worker: worker, inFlight: inFlight))
+            }
+            return .success(.activity(reports))
+        default:
+            return .failure(
+                ControlError(.unknownOperation, "unknown op \"\(op)\"; known: \(operations.joined(separator: ", "))")
+            )
+        }
+    }
+
+    // MARK: - Lines out
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    private struct ReplyLine<Result: Encodable>: Encodable {
+        var id: RequestID?
+        var result: Result?
+        var error: ControlError?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)  // null when unknown
+            try container.encodeIfPresent(result, forKey: .result)
+            try container.encodeIfPresent(error, forKey: .error)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case result
+            case error
+        }
+    }
+
+    /// `{"id":…,"result":…}\n`
+    public static func reply(id: RequestID?, _ result: some Encodable) -> [UInt8] {
+        line(ReplyLine(id: id, result: result, error: nil))
+    }
+
+    /// `{"error":{…},"id":…}\n`
+    public static func reply(id: RequestID?, error: ControlError) -> [UInt8] {
+        line(ReplyLine<EmptyReply>(id: id, result: nil, error: error))
+    }
+
+    /// `{"event":…}\n`
+    public static func event(_ event: ControlEvent) -> [UInt8] {
+        line(event)
+    }
+
+    /// One value as a line; requests are encoded the same way by clients.
+    public static func line(_ value: some Encodable) -> [UInt8] {
+        // Encoding these plain structs cannot fail; a failure would be a bug, reported as a line too.
+        var bytes =
+            (try? encoder.encode(value)).map { Array($0) }
+            ?? Array(#"{"error":{"code":"internal","message":"could not encode a reply"},"id":null}"#.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+}
