@@ -1,9 +1,12 @@
 import CSpawn
 import CSystemd
+import ClusterControl
 import ClusterCore
 import Glibc
 import Logging
 import ServiceLifecycle
+import Synchronization
+import TenantsFile
 
 /// The I/O shell around ``ClusterStateMachine``: owns the worker processes, feeds the machine what happens
 /// (exits, notify messages, probes, deadlines, requests) and executes the actions it returns.
@@ -13,6 +16,10 @@ import ServiceLifecycle
 /// before it returns.
 public actor Supervisor: Service {
     public struct Options: Sendable {
+        /// The tenants file `reload` re-reads; nil when the configuration was built in code.
+        public var tenantsFile: String?
+        /// Applied to every configuration read from the file (command-line overrides such as `--listen`).
+        public var overrides: @Sendable (inout ClusterConfiguration) -> Void
         /// NOTIFY_SOCKET for workers; `@name` is the abstract namespace.
         public var notifySocketPath: String
         public var restartPolicy: RestartPolicy
@@ -20,10 +27,14 @@ public actor Supervisor: Service {
         public var probeInterval: (initial: Duration, maximum: Duration)
 
         public init(
+            tenantsFile: String? = nil,
+            overrides: @escaping @Sendable (inout ClusterConfiguration) -> Void = { _ in },
             notifySocketPath: String? = nil,
             restartPolicy: RestartPolicy = .standard,
             probeInterval: (initial: Duration, maximum: Duration) = (.milliseconds(5), .milliseconds(200))
         ) {
+            self.tenantsFile = tenantsFile
+            self.overrides = overrides
             self.notifySocketPath = notifySocketPath ?? Self.uniqueNotifySocketPath()
             self.restartPolicy = restartPolicy
             self.probeInterval = probeInterval
@@ -54,9 +65,12 @@ public actor Supervisor: Service {
     private var workerByExitKey: [UInt64: WorkerID] = [:]
     private var probes: [WorkerID: ReadinessProbe] = [:]
     private var probeByKey: [UInt64: WorkerID] = [:]
+    /// In-flight counts per reporter (control connection) and worker; a worker's total is what the machine sees.
+    private var inFlightByReporter: [Int: [WorkerID: Int]] = [:]
     private var waiters: [ActivationID: CheckedContinuation<ActivationAnswer, any Error>] = [:]
     private var nextActivation: UInt64 = 1
     private var observers: [Int: AsyncStream<ClusterEvent>.Continuation] = [:]
+    private var subscribers: [Int: Subscription] = [:]
     private var nextObserver = 0
     private var finished = false
 
@@ -107,6 +121,7 @@ public actor Supervisor: Service {
             close(notifyFD)
             if !options.notifySocketPath.hasPrefix("@") { unlink(options.notifySocketPath) }
             for continuation in observers.values { continuation.finish() }
+            for subscription in subscribers.values { subscription.finish() }
             for (_, waiter) in waiters { waiter.resume(returning: .failed(.shuttingDown)) }
             waiters.removeAll()
         }
@@ -118,6 +133,7 @@ public actor Supervisor: Service {
                 "notify_socket": "\(options.notifySocketPath)",
             ]
         )
+        restoreScales()
         perform(machine.timeElapsed(now: MonotonicClock.now()))
         let continuation = inputContinuation
         await withGracefulShutdownHandler {
@@ -161,11 +177,53 @@ public actor Supervisor: Service {
 
     /// The router's count of requests (and open WebSockets) in flight on a worker; counts as activity.
     public func reportActivity(worker: WorkerID, inFlight: Int) {
-        perform(machine.activityReported(worker, inFlight: inFlight, now: MonotonicClock.now()))
+        reportActivity([(worker, inFlight)], from: 0)
+    }
+
+    /// A reporter's (one router's) in-flight counts; counts as activity. Each reporter's counts are kept apart
+    /// and summed per worker, so several routers can front the same workers. Unknown workers are ignored.
+    public func reportActivity(_ reports: [(worker: WorkerID, inFlight: Int)], from reporter: Int) {
+        let now = MonotonicClock.now()
+        var actions: [ClusterAction] = []
+        for report in reports where machine.worker(report.worker) != nil {
+            inFlightByReporter[reporter, default: [:]][report.worker] = report.inFlight > 0 ? report.inFlight : nil
+            actions += machine.activityReported(report.worker, inFlight: totalInFlight(report.worker), now: now)
+        }
+        perform(actions)
+    }
+
+    /// A reporter went away (its control connection closed): its requests went with it.
+    public func reporterDisconnected(_ reporter: Int) {
+        guard let counts = inFlightByReporter.removeValue(forKey: reporter) else { return }
+        let now = MonotonicClock.now()
+        var actions: [ClusterAction] = []
+        for worker in counts.keys.sorted() where machine.worker(worker) != nil {
+            actions += machine.activityReported(worker, inFlight: totalInFlight(worker), now: now)
+        }
+        perform(actions)
+    }
+
+    private func totalInFlight(_ worker: WorkerID) -> Int {
+        inFlightByReporter.values.reduce(0) { $0 + ($1[worker] ?? 0) }
     }
 
     public func scale(tenant: String, workers: Int) throws(CommandRejection) {
-        try perform(machine.scaleRequested(tenant: tenant, workers: workers, now: MonotonicClock.now()).get())
+        _ = try scale([tenant: workers])
+    }
+
+    /// Scales several tenants at once: all are checked before any is applied. Returns every tenant's scale
+    /// after the change; the scales are saved in `state_dir`.
+    public func scale(_ counts: [String: Int]) throws(CommandRejection) -> [String: Int] {
+        let now = MonotonicClock.now()
+        var trial = machine
+        var actions: [ClusterAction] = []
+        for (tenant, count) in counts.sorted(by: { $0.key < $1.key }) {
+            actions += try trial.scaleRequested(tenant: tenant, workers: count, now: now).get()
+        }
+        machine = trial
+        perform(actions)
+        saveScales()
+        return machine.scales
     }
 
     public func start(tenant: String) throws(CommandRejection) {
@@ -189,8 +247,46 @@ public actor Supervisor: Service {
         perform(machine.configurationReloaded(configuration, now: MonotonicClock.now()))
     }
 
+    /// Re-reads the tenants file and applies it; an invalid file changes nothing and the error lists why.
+    public func reloadFromFile() -> Result<Int, ReloadFailure> {
+        guard let path = options.tenantsFile else {
+            return .failure(ReloadFailure(message: "clusterd was not started from a tenants file", details: []))
+        }
+        switch TenantsFile.load(path: path) {
+        case .success(var configuration):
+            options.overrides(&configuration)
+            reload(configuration)
+            return .success(configuration.tenants.count)
+        case .failure(let error):
+            let details = error.description.split(separator: "\n").map(String.init)
+            logger.error("reload refused; the running configuration stays", metadata: ["errors": "\(details.count)"])
+            for line in details { logger.error("\(line)") }
+            return .failure(
+                ReloadFailure(
+                    message: "\(path) has \(details.count) error\(details.count == 1 ? "" : "s"); nothing changed",
+                    details: details
+                )
+            )
+        }
+    }
+
     public func status() -> ClusterStatus {
         machine.status(now: MonotonicClock.now())
+    }
+
+    /// Routing and status for control-channel clients; nil for an unknown tenant.
+    public func snapshot(tenant: String? = nil) -> ClusterSnapshot? {
+        if let tenant, machine.status(ofTenant: tenant, now: MonotonicClock.now()) == nil { return nil }
+        return ClusterSnapshot(status: status(), configuration: machine.configuration, tenant: tenant)
+    }
+
+    /// A snapshot and, from that very moment, every event as an encoded protocol line. A subscriber that
+    /// leaves more than `bufferLimit` lines unread is cut off: its stream ends and `overflowed` is set.
+    public func subscribe(bufferLimit: Int = 10_000) -> (ClusterSnapshot, Subscription) {
+        let subscription = Subscription(bufferLimit: bufferLimit)
+        subscribers[nextObserver] = subscription
+        nextObserver += 1
+        return (snapshot()!, subscription)
     }
 
     public var configuration: ClusterConfiguration { machine.configuration }
@@ -225,6 +321,7 @@ public actor Supervisor: Service {
             workerByPID[process.pid] = nil
             if let fd = process.listenFD { close(fd) }
             probes[id] = nil
+            for reporter in inFlightByReporter.keys { inFlightByReporter[reporter]?[id] = nil }
             perform(machine.workerExited(id, status, now: now))
         case .reactor(.notified(let pid, let message)):
             guard let id = worker(sentFrom: pid) else {
@@ -271,6 +368,7 @@ public actor Supervisor: Service {
             case .publish(let event):
                 log(event)
                 for continuation in observers.values { continuation.yield(event) }
+                broadcast(event)
             case .shutdownCompleted:
                 logger.info("every worker has stopped")
                 finished = true
@@ -278,6 +376,55 @@ public actor Supervisor: Service {
             }
         }
         armTimer()
+    }
+
+    private func broadcast(_ event: ClusterEvent) {
+        guard !subscribers.isEmpty else { return }
+        let line = ControlCodec.event(ControlEvent(event, snapshot: snapshot()!))
+        for (key, subscription) in subscribers where !subscription.deliver(line) {
+            subscribers[key] = nil
+            if subscription.overflowed {
+                logger.warning(
+                    "control subscriber too slow; disconnected",
+                    metadata: ["unread": "\(subscription.bufferLimit)"]
+                )
+            }
+        }
+    }
+
+    private func restoreScales() {
+        let store = ScaleStore(directory: machine.configuration.stateDirectory)
+        do {
+            let now = MonotonicClock.now()
+            for (tenant, count) in try store.load().sorted(by: { $0.key < $1.key }) {
+                if machine.configuration.tenants[tenant] == nil {
+                    logger.notice(
+                        "saved scale of a tenant no longer configured is ignored",
+                        metadata: ["tenant": "\(tenant)"]
+                    )
+                    continue
+                }
+                logger.info("scale restored", metadata: ["tenant": "\(tenant)", "workers": "\(count)"])
+                perform(machine.restoreScale(tenant: tenant, workers: count, now: now))
+            }
+        } catch {
+            logger.error(
+                "cannot read saved scales; starting without them",
+                metadata: ["path": "\(store.path)", "error": "\(error)"]
+            )
+        }
+    }
+
+    private func saveScales() {
+        let store = ScaleStore(directory: machine.configuration.stateDirectory)
+        do {
+            try store.save(machine.scales)
+        } catch {
+            logger.error(
+                "cannot save scales; they will not survive a restart",
+                metadata: ["path": "\(store.path)", "error": "\(error)"]
+            )
+        }
     }
 
     private func launchWorker(_ launch: WorkerLaunch) -> [ClusterAction] {
@@ -369,6 +516,46 @@ public actor Supervisor: Service {
     private func metadata(_ id: WorkerID, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
         extra.merging(["tenant": "\(id.tenant)", "worker": "\(id)"]) { a, _ in a }
     }
+}
+
+/// A control-channel subscription: encoded event lines, bounded; cut off (and marked) when the reader lags.
+public final class Subscription: Sendable {
+    public let lines: AsyncStream<[UInt8]>
+    private let continuation: AsyncStream<[UInt8]>.Continuation
+    public let bufferLimit: Int
+    private let overflow = Atomic<Bool>(false)
+
+    init(bufferLimit: Int) {
+        self.bufferLimit = bufferLimit
+        (lines, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(bufferLimit))
+    }
+
+    /// True once the subscriber was cut off for reading too slowly.
+    public var overflowed: Bool { overflow.load(ordering: .relaxed) }
+
+    /// Queues a line; false (and the stream finished) when the buffer was full.
+    func deliver(_ line: [UInt8]) -> Bool {
+        switch continuation.yield(line) {
+        case .enqueued: return true
+        case .terminated: return false
+        case .dropped:
+            overflow.store(true, ordering: .relaxed)
+            continuation.finish()
+            return false
+        @unknown default: return false
+        }
+    }
+
+    /// Ends the stream (the subscriber went away, or clusterd stops).
+    public func finish() {
+        continuation.finish()
+    }
+}
+
+/// A reload that was refused, with every error of the file.
+public struct ReloadFailure: Error, Sendable {
+    public var message: String
+    public var details: [String]
 }
 
 /// TCP readiness: connect attempts with a growing interval until one succeeds.

@@ -34,39 +34,56 @@ extension Clusterd {
                 return handler
             }
             let logger = Logger(label: "clusterd")
-            var configuration = try loadConfiguration()
-            if let listen {
-                guard let address = ListenAddress(parsing: listen) else {
-                    throw ValidationError("--listen \(listen): expected HOST:PORT (IPv6 as [::1]:8080)")
+            let listenOverride = try listen.map { text in
+                guard let address = ListenAddress(parsing: text) else {
+                    throw ValidationError("--listen \(text): expected HOST:PORT (IPv6 as [::1]:8080)")
                 }
-                configuration.listen = [address]
+                return address
             }
-            if let controlSocket { configuration.controlSocket = controlSocket }
+            let controlSocketOverride = controlSocket
+            let overrides: @Sendable (inout ClusterConfiguration) -> Void = { configuration in
+                if let listenOverride { configuration.listen = [listenOverride] }
+                if let controlSocketOverride { configuration.controlSocket = controlSocketOverride }
+            }
+            var configuration = try loadConfiguration()
+            overrides(&configuration)
 
             let supervisor: Supervisor
             do {
-                supervisor = try Supervisor(configuration: configuration, logger: logger)
+                supervisor = try Supervisor(
+                    configuration: configuration,
+                    options: .init(tenantsFile: tenants, overrides: overrides),
+                    logger: logger
+                )
             } catch {
                 printToStandardError("clusterd: \(error)")
                 throw ExitCode(1)
             }
-            let reloader = ReloadOnHangup(
-                tenantsPath: tenants,
+            let controlServer = ControlServer(
+                path: configuration.controlSocket,
                 supervisor: supervisor,
-                overrides: configuration,
+                controlGroup: configuration.controlGroup,
                 logger: logger
             )
+            // Graceful shutdown runs in reverse: SIGHUP handling ends, the supervisor drains every worker,
+            // and the control channel answers until the end.
             let group = ServiceGroup(
                 configuration: .init(
                     services: [
+                        .init(service: controlServer),
                         .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup),
-                        .init(service: reloader),
+                        .init(service: ReloadOnHangup(supervisor: supervisor)),
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 )
             )
-            try await group.run()
+            do {
+                try await group.run()
+            } catch {
+                printToStandardError("clusterd: \(error)")
+                throw ExitCode(1)
+            }
         }
 
         private func loadConfiguration() throws -> ClusterConfiguration {
@@ -80,27 +97,13 @@ extension Clusterd {
     }
 }
 
-/// SIGHUP: re-read the tenants file and apply it; an invalid file is logged and changes nothing.
+/// SIGHUP: the same as `clusterctl reload` (an invalid file is logged and changes nothing).
 struct ReloadOnHangup: Service {
-    let tenantsPath: String
     let supervisor: Supervisor
-    /// Command-line overrides to keep across reloads.
-    let overrides: ClusterConfiguration
-    let logger: Logger
 
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            switch TenantsFile.load(path: tenantsPath) {
-            case .success(var configuration):
-                configuration.listen = overrides.listen
-                configuration.controlSocket = overrides.controlSocket
-                await supervisor.reload(configuration)
-            case .failure(let error):
-                logger.error(
-                    "reload refused; the running configuration stays",
-                    metadata: ["errors": "\(error.description)"]
-                )
-            }
+            _ = await supervisor.reloadFromFile()
         }
     }
 }

@@ -2,13 +2,13 @@ import Glibc
 
 /// What /proc says about this test process and its children.
 enum ProcessTable {
-    /// Children of this process that are zombies (exited, not reaped).
-    static func zombieChildren() -> [Int32] {
-        children().filter { $0.state == "Z" }.map(\.pid)
+    /// Children of this process among `pids` that are zombies (exited, not reaped).
+    static func zombies(among pids: Set<Int32>) -> [Int32] {
+        children().filter { $0.state == "Z" && pids.contains($0.pid) }.map(\.pid)
     }
 
-    static func children() -> [(pid: Int32, state: String)] {
-        let me = getpid()
+    static func children(of parent: Int32 = getpid()) -> [(pid: Int32, state: String)] {
+        let me = parent
         var result: [(Int32, String)] = []
         guard let directory = opendir("/proc") else { return [] }
         defer { closedir(directory) }

@@ -1,0 +1,118 @@
+import ClusterControl
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Serves the control channel (docs/control-protocol.md) on a Unix stream socket: peers checked with
+/// SO_PEERCRED, one JSON request per line, each answered by a ``ControlSession``.
+///
+/// Put it before the supervisor in a ServiceGroup: graceful shutdown runs in reverse order, so the channel
+/// keeps answering (status, a router's activity) while the supervisor drains its workers.
+public struct ControlServer: Service {
+    public static let connectionLimit = 256
+
+    let path: String
+    let supervisor: Supervisor
+    let access: ControlAccess
+    let logger: Logger
+    let eventLoopGroup: any EventLoopGroup
+
+    public init(
+        path: String,
+        supervisor: Supervisor,
+        controlGroup: String?,
+        logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.path = path
+        self.supervisor = supervisor
+        self.access = ControlAccess(groupName: controlGroup)
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    public func run() async throws {
+        if let group = access.groupName, access.groupID == nil {
+            throw ControlServerError("cluster.control_group \"\(group)\" is not a group on this host")
+        }
+        try ControlSocketFile.prepare(path)
+        let server = try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder()))
+                    return try NIOAsyncChannel<ControlLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        defer { unlink(path) }
+        try ControlSocketFile.secure(path, groupID: access.groupID)
+        logger.info("control channel listening", metadata: ["socket": "\(path)"])
+
+        let open = ConnectionCount()
+        var accepted = 0
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { sessions in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        let count = open.value.add(1, ordering: .relaxed).newValue
+                        accepted += 1
+                        let reporter = accepted
+                        sessions.addTask {
+                            defer { open.value.subtract(1, ordering: .relaxed) }
+                            await admit(connection, over: count > Self.connectionLimit, reporter: reporter)
+                        }
+                    }
+                }
+                sessions.cancelAll()
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func admit(_ connection: NIOAsyncChannel<ControlLine, ByteBuffer>, over limit: Bool, reporter: Int) async {
+        let peer =
+            try? await (connection.channel as? any SocketOptionProvider)?
+            .unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            .get() as PeerCredentials?
+        var refusal: ControlError?
+        if limit {
+            refusal = ControlError(
+                .tooManyConnections,
+                "more than \(Self.connectionLimit) control connections are open"
+            )
+        } else if let peer {
+            refusal = access.refusal(for: peer).map { ControlError(.permissionDenied, $0) }
+        } else {
+            refusal = ControlError(.permissionDenied, "cannot read the peer's credentials (SO_PEERCRED)")
+        }
+        if peer == nil, !connection.channel.isActive {
+            logger.debug("control connection closed before it could be checked")
+            return
+        }
+        if let refusal {
+            logger.warning(
+                "control connection refused",
+                metadata: [
+                    "uid": "\(peer.map { "\($0.uid)" } ?? "?")", "pid": "\(peer.map { "\($0.pid)" } ?? "?")",
+                    "reason": "\(refusal.message)",
+                ]
+            )
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(ByteBuffer(bytes: ControlCodec.reply(id: nil, error: refusal)))
+            }
+            return
+        }
+        var sessionLogger = logger
+        sessionLogger[metadataKey: "peer_uid"] = "\(peer!.uid)"
+        sessionLogger[metadataKey: "peer_pid"] = "\(peer!.pid)"
+        await ControlSession(supervisor: supervisor, logger: sessionLogger, reporter: reporter).run(connection)
+    }
+}
+
+private final class ConnectionCount: Sendable {
+    let value = Atomic<Int>(0)
+}
