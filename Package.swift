@@ -28,7 +28,11 @@ let package = Package(
             swiftSettings: strict
         ),
         // The control protocol: messages (JSON lines, versioned by hello) shared by clusterd, clusterctl and routers.
-        .target(name: "ClusterControl", dependencies: ["ClusterCore"], swiftSettings: strict),
+        .target(
+            name: "ClusterControl",
+            dependencies: ["ClusterCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         // The calls Swift cannot make well: fork/exec with exact fd layout, pidfds, reaping.
         .target(name: "CSpawn"),
         // The sd_notify protocol: clusterd as a systemd service, and as the notify server for its workers.
@@ -45,10 +49,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The HTTP router: a reverse proxy on SwiftNIO, a client of the control channel like any other router.
+        .target(
+            name: "ClusterRouter",
+            dependencies: [
+                "ClusterCore", "ClusterControl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "clusterd",
             dependencies: [
-                "ClusterCore", "TenantsFile", "ClusterSupervisor",
+                "ClusterCore", "TenantsFile", "ClusterSupervisor", "ClusterRouter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,6 +89,16 @@ let package = Package(
         ),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"], swiftSettings: strict),
         .testTarget(name: "ClusterControlTests", dependencies: ["ClusterControl", "ClusterCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ClusterRouterTests",
+            dependencies: [
+                "ClusterRouter", "ClusterCore", "ClusterControl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "TenantsFileTests", dependencies: ["TenantsFile", "ClusterCore"], swiftSettings: strict),
         .testTarget(
             name: "ClusterSupervisorTests",

@@ -116,7 +116,7 @@ final class Reactor: Sendable {
     /// Reads a worker's stdout or stderr (non-blocking read end, owned from now on) into the log.
     func captureOutput(fd: Int32, logger: Logger, level: Logger.Level) {
         let key = nextKey.wrappingAdd(1, ordering: .relaxed).newValue
-        let capture = OutputCapture(logger: logger, level: level, now: MonotonicClock.now())
+        let capture = OutputCapture(logger: logger, level: level, now: Instant.now())
         register(fd, key: key, source: .output(fd, capture), events: EPOLLIN.rawValue)
     }
 
@@ -251,11 +251,11 @@ private final class OutputCapture: @unchecked Sendable {
     }
 
     func consume(_ bytes: UnsafeRawBufferPointer) {
-        log(output.consume(bytes, now: MonotonicClock.now()))
+        log(output.consume(bytes, now: Instant.now()))
     }
 
     func finish() {
-        log(output.finish(now: MonotonicClock.now()))
+        log(output.finish(now: Instant.now()))
     }
 
     private func log(_ lines: [WorkerOutput.Line]) {

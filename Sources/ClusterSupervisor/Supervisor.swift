@@ -134,7 +134,7 @@ public actor Supervisor: Service {
             ]
         )
         restoreScales()
-        perform(machine.timeElapsed(now: MonotonicClock.now()))
+        perform(machine.timeElapsed(now: Instant.now()))
         let continuation = inputContinuation
         await withGracefulShutdownHandler {
             for await input in inputs {
@@ -167,7 +167,7 @@ public actor Supervisor: Service {
                 }
                 waiters[id] = waiter
                 perform(
-                    machine.activationRequested(id, tenant: tenant, additional: additional, now: MonotonicClock.now())
+                    machine.activationRequested(id, tenant: tenant, additional: additional, now: Instant.now())
                 )
             }
         } onCancel: {
@@ -183,7 +183,7 @@ public actor Supervisor: Service {
     /// A reporter's (one router's) in-flight counts; counts as activity. Each reporter's counts are kept apart
     /// and summed per worker, so several routers can front the same workers. Unknown workers are ignored.
     public func reportActivity(_ reports: [(worker: WorkerID, inFlight: Int)], from reporter: Int) {
-        let now = MonotonicClock.now()
+        let now = Instant.now()
         var actions: [ClusterAction] = []
         for report in reports where machine.worker(report.worker) != nil {
             inFlightByReporter[reporter, default: [:]][report.worker] = report.inFlight > 0 ? report.inFlight : nil
@@ -195,7 +195,7 @@ public actor Supervisor: Service {
     /// A reporter went away (its control connection closed): its requests went with it.
     public func reporterDisconnected(_ reporter: Int) {
         guard let counts = inFlightByReporter.removeValue(forKey: reporter) else { return }
-        let now = MonotonicClock.now()
+        let now = Instant.now()
         var actions: [ClusterAction] = []
         for worker in counts.keys.sorted() where machine.worker(worker) != nil {
             actions += machine.activityReported(worker, inFlight: totalInFlight(worker), now: now)
@@ -214,7 +214,7 @@ public actor Supervisor: Service {
     /// Scales several tenants at once: all are checked before any is applied. Returns every tenant's scale
     /// after the change; the scales are saved in `state_dir`.
     public func scale(_ counts: [String: Int]) throws(CommandRejection) -> [String: Int] {
-        let now = MonotonicClock.now()
+        let now = Instant.now()
         var trial = machine
         var actions: [ClusterAction] = []
         for (tenant, count) in counts.sorted(by: { $0.key < $1.key }) {
@@ -227,24 +227,24 @@ public actor Supervisor: Service {
     }
 
     public func start(tenant: String) throws(CommandRejection) {
-        try perform(machine.startRequested(tenant: tenant, now: MonotonicClock.now()).get())
+        try perform(machine.startRequested(tenant: tenant, now: Instant.now()).get())
     }
 
     public func stop(tenant: String) throws(CommandRejection) {
-        try perform(machine.stopRequested(tenant: tenant, now: MonotonicClock.now()).get())
+        try perform(machine.stopRequested(tenant: tenant, now: Instant.now()).get())
     }
 
     public func drain(tenant: String) throws(CommandRejection) {
-        try perform(machine.drainRequested(tenant: tenant, now: MonotonicClock.now()).get())
+        try perform(machine.drainRequested(tenant: tenant, now: Instant.now()).get())
     }
 
     public func restart(tenant: String) throws(CommandRejection) {
-        try perform(machine.restartRequested(tenant: tenant, now: MonotonicClock.now()).get())
+        try perform(machine.restartRequested(tenant: tenant, now: Instant.now()).get())
     }
 
     /// Applies a new, already validated configuration.
     public func reload(_ configuration: ClusterConfiguration) {
-        perform(machine.configurationReloaded(configuration, now: MonotonicClock.now()))
+        perform(machine.configurationReloaded(configuration, now: Instant.now()))
     }
 
     /// Re-reads the tenants file and applies it; an invalid file changes nothing and the error lists why.
@@ -271,12 +271,12 @@ public actor Supervisor: Service {
     }
 
     public func status() -> ClusterStatus {
-        machine.status(now: MonotonicClock.now())
+        machine.status(now: Instant.now())
     }
 
     /// Routing and status for control-channel clients; nil for an unknown tenant.
     public func snapshot(tenant: String? = nil) -> ClusterSnapshot? {
-        if let tenant, machine.status(ofTenant: tenant, now: MonotonicClock.now()) == nil { return nil }
+        if let tenant, machine.status(ofTenant: tenant, now: Instant.now()) == nil { return nil }
         return ClusterSnapshot(status: status(), configuration: machine.configuration, tenant: tenant)
     }
 
@@ -305,7 +305,7 @@ public actor Supervisor: Service {
     // MARK: - Events from the OS
 
     private func handle(_ input: Input) {
-        let now = MonotonicClock.now()
+        let now = Instant.now()
         switch input {
         case .shutdownRequested:
             logger.info("shutting down: draining and stopping every worker")
@@ -395,7 +395,7 @@ public actor Supervisor: Service {
     private func restoreScales() {
         let store = ScaleStore(directory: machine.configuration.stateDirectory)
         do {
-            let now = MonotonicClock.now()
+            let now = Instant.now()
             for (tenant, count) in try store.load().sorted(by: { $0.key < $1.key }) {
                 if machine.configuration.tenants[tenant] == nil {
                     logger.notice(
@@ -428,7 +428,7 @@ public actor Supervisor: Service {
     }
 
     private func launchWorker(_ launch: WorkerLaunch) -> [ClusterAction] {
-        let now = MonotonicClock.now()
+        let now = Instant.now()
         switch spawn.start(launch) {
         case .failure(let failure):
             if case .failed(let reason) = failure {
@@ -591,6 +591,8 @@ public struct SupervisorError: Error, CustomStringConvertible {
         public var rawValue: String
         public static let notifySocket = Code(rawValue: "notify-socket")
         public static let reactor = Code(rawValue: "reactor")
+        public static let listen = Code(rawValue: "listen")
+        public static let router = Code(rawValue: "router")
         public var description: String { rawValue }
     }
 

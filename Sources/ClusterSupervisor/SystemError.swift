@@ -10,5 +10,5 @@ struct SystemError: Error, CustomStringConvertible {
         self.errno = errno
     }
 
-    var description: String { "\(call): \(String(cString: strerror(errno)))" }
+    var description: String { errno == 0 ? call : "\(call): \(String(cString: strerror(errno)))" }
 }

@@ -80,44 +80,21 @@ struct WorkerSpawn {
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
         childEnds.append(devNull)
 
-        let arguments = CStringArray(launch.arguments)
-        let environmentStrings = CStringArray(
-            environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-            appendingWritable: pidVariables.map { "\($0)=" }
+        let spawned = ChildProcess.spawn(
+            program: program,
+            arguments: launch.arguments,
+            environment: environment,
+            pidVariables: pidVariables,
+            workingDirectory: launch.workingDirectory,
+            standardIO: (devNull, childEnds[0], childEnds[1]),
+            passing: listenFD.map { [$0] } ?? []
         )
-        defer {
-            arguments.free()
-            environmentStrings.free()
-        }
-        let passed: [Int32] = listenFD.map { [$0] } ?? []
-        var child = cspawn_child()
-        var stage = CSPAWN_STAGE_NONE
-        var error: Int32 = 0
-        let result = passed.withUnsafeBufferPointer { passFDs in
-            environmentStrings.writable.withUnsafeBufferPointer { pidEntries in
-                program.withCString { path in
-                    (launch.workingDirectory ?? "").withCString { directory in
-                        var request = cspawn_request(
-                            path: path,
-                            argv: arguments.pointers,
-                            envp: environmentStrings.pointers,
-                            pid_entries: pidEntries.baseAddress,
-                            pid_entry_count: Int32(pidEntries.count),
-                            working_directory: launch.workingDirectory == nil ? nil : directory,
-                            stdin_fd: devNull,
-                            stdout_fd: childEnds[0],
-                            stderr_fd: childEnds[1],
-                            pass_fds: passFDs.baseAddress,
-                            pass_fd_count: Int32(passFDs.count)
-                        )
-                        return cspawn_start(&request, &child, &stage, &error)
-                    }
-                }
-            }
-        }
-        guard result == 0 else {
+        guard case .success(let child) = spawned else {
             abandon()
-            return .failure(.failed(Self.describe(stage: stage, error: error, program: program, launch: launch)))
+            if case .failure(let failure) = spawned {
+                return .failure(.failed(Self.describe(failure, program: program, launch: launch)))
+            }
+            return .failure(.failed("spawn failed"))
         }
         return .success(
             WorkerProcess(
@@ -151,9 +128,10 @@ struct WorkerSpawn {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    private static func describe(stage: cspawn_stage, error: Int32, program: String, launch: WorkerLaunch) -> String {
-        let reason = String(cString: strerror(error))
-        switch stage {
+    private static func describe(_ failure: ChildProcess.SpawnFailure, program: String, launch: WorkerLaunch) -> String
+    {
+        let reason = String(cString: strerror(failure.error))
+        switch failure.stage {
         case CSPAWN_STAGE_CHDIR: return "cannot enter working_directory \(launch.workingDirectory ?? ""): \(reason)"
         case CSPAWN_STAGE_EXEC: return "cannot execute \(program): \(reason)"
         case CSPAWN_STAGE_FORK: return "fork failed: \(reason)"
@@ -163,45 +141,5 @@ struct WorkerSpawn {
         case CSPAWN_STAGE_PIDFD: return "pidfd_open failed: \(reason)"
         default: return "spawn failed: \(reason)"
         }
-    }
-}
-
-/// A NULL-terminated array of C strings, owned until `free()`. `writable` entries get 32 spare bytes
-/// (the child appends its pid to them) and are also part of `pointers`.
-private struct CStringArray {
-    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    let writable: [UnsafeMutablePointer<CChar>?]
-    private let count: Int
-
-    init(_ strings: [String], appendingWritable writableStrings: [String] = []) {
-        count = strings.count + writableStrings.count
-        pointers = .allocate(capacity: count + 1)
-        for (index, string) in strings.enumerated() {
-            pointers[index] = strdup(string)
-        }
-        var writable: [UnsafeMutablePointer<CChar>?] = []
-        for (offset, string) in writableStrings.enumerated() {
-            let bytes = Array(string.utf8CString)
-            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 32)
-            buffer.initialize(repeating: 0, count: bytes.count + 32)
-            for (index, byte) in bytes.enumerated() { buffer[index] = byte }
-            pointers[strings.count + offset] = buffer
-            writable.append(buffer)
-        }
-        pointers[count] = nil
-        self.writable = writable
-    }
-
-    func free() {
-        let writableSet = Set(writable.map { UnsafeMutableRawPointer($0!) })
-        for index in 0..<count {
-            guard let pointer = pointers[index] else { continue }
-            if writableSet.contains(UnsafeMutableRawPointer(pointer)) {
-                pointer.deallocate()
-            } else {
-                Glibc.free(pointer)
-            }
-        }
-        pointers.deallocate()
     }
 }

@@ -60,6 +60,9 @@ int cspawn_reap(pid_t pid, int pidfd, int *exited, int *code);
 /// A close-on-exec pipe (pipe2 is not visible to Swift through Glibc). 0, or -1 with errno.
 int cspawn_pipe(int fds[2]);
 
+/// pidfd_send_signal(2): signals exactly that process, even if its pid was reused meanwhile (then ESRCH).
+int cspawn_pidfd_signal(int pidfd, int signal);
+
 /// pidfd_open(2); -1 with errno on failure.
 int cspawn_pidfd_open(pid_t pid);
 

@@ -1,26 +1,25 @@
-import ClusterControl
 import NIOCore
 
 /// What the control channel reads: a line, or the news that a line was longer than the limit (after which
 /// the connection is answered and closed: there is no telling where the next request starts).
-enum ControlLine: Sendable {
+public enum ControlLine: Sendable {
     case line(ByteBuffer)
     case tooLong
 }
 
 /// Splits the byte stream at `\n` (a trailing `\r` is dropped), holding at most `maximumLength` bytes.
-struct ControlLineDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ControlLine
+public struct ControlLineDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = ControlLine
 
     let maximumLength: Int
     private var scanned = 0
     private var overflowed = false
 
-    init(maximumLength: Int = ControlCodec.maximumLineLength) {
+    public init(maximumLength: Int = ControlCodec.maximumLineLength) {
         self.maximumLength = maximumLength
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         if overflowed {
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
             return .needMoreData
@@ -48,7 +47,7 @@ struct ControlLineDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 
-    mutating func decodeLast(
+    public mutating func decodeLast(
         context: ChannelHandlerContext,
         buffer: inout ByteBuffer,
         seenEOF: Bool
