@@ -11,8 +11,10 @@ public enum ControlCodec {
     public static let supportedVersions = [1]
     /// Longest accepted line, newline excluded.
     public static let maximumLineLength = 1 << 20
-    /// Most workers in one `activity` request.
-    public static let maximumActivityReports = 100_000
+    /// Most workers in one `activity` request (a router with more sends several).
+    public static let maximumActivityReports = 10_000
+    /// Longest error message sent back; what a client sent is never echoed in full.
+    public static let maximumMessageLength = 1000
 
     /// A request that could not be understood, with its id when that much could be read.
     public struct RequestFailure: Error, Sendable, Equatable {
@@ -112,7 +114,7 @@ public enum ControlCodec {
             var scales: [String: Int] = [:]
             for (name, value) in counts {
                 guard let count = value.integer, count >= 0 else {
-                    return bad("the count for \"\(name)\" must be an integer ≥ 0, found \(value)")
+                    return bad("the count for \(quoted(name)) must be an integer ≥ 0, found \(value.typeName)")
                 }
                 scales[name] = count
             }
@@ -149,7 +151,7 @@ public enum ControlCodec {
             return .success(.activity(reports))
         default:
             return .failure(
-                ControlError(.unknownOperation, "unknown op \"\(op)\"; known: \(operations.joined(separator: ", "))")
+                ControlError(.unknownOperation, "unknown op \(quoted(op)); known: \(operations.joined(separator: ", "))")
             )
         }
     }
@@ -186,9 +188,18 @@ public enum ControlCodec {
         line(ReplyLine(id: id, result: result, error: nil))
     }
 
-    /// `{"error":{…},"id":…}\n`
+    /// `{"error":{…},"id":…}\n`; the message is cut at ``maximumMessageLength``.
     public static func reply(id: RequestID?, error: ControlError) -> [UInt8] {
-        line(ReplyLine<EmptyReply>(id: id, result: nil, error: error))
+        var error = error
+        if error.message.count > maximumMessageLength {
+            error.message = String(error.message.prefix(maximumMessageLength)) + "…"
+        }
+        return line(ReplyLine<EmptyReply>(id: id, result: nil, error: error))
+    }
+
+    /// `"text"`, shortened to `limit` characters: for names a client sent, quoted back in messages.
+    public static func quoted(_ text: String, limit: Int = 80) -> String {
+        text.count <= limit ? "\"\(text)\"" : "\"\(text.prefix(limit))…\""
     }
 
     /// `{"event":…}\n`

@@ -115,6 +115,36 @@ public struct TenantSnapshot: Sendable, Hashable, Codable {
     public var retryInMilliseconds: Int?
     public var workers: [WorkerSnapshot]
 
+    public init(
+        name: String,
+        state: String,
+        hosts: [String],
+        scale: Int?,
+        floor: Int,
+        target: Int,
+        maxWorkers: Int,
+        queueLimit: Int,
+        maxConcurrency: Int,
+        waiting: Int,
+        lastError: String?,
+        retryInMilliseconds: Int?,
+        workers: [WorkerSnapshot]
+    ) {
+        self.name = name
+        self.state = state
+        self.hosts = hosts
+        self.scale = scale
+        self.floor = floor
+        self.target = target
+        self.maxWorkers = maxWorkers
+        self.queueLimit = queueLimit
+        self.maxConcurrency = maxConcurrency
+        self.waiting = waiting
+        self.lastError = lastError
+        self.retryInMilliseconds = retryInMilliseconds
+        self.workers = workers
+    }
+
     enum CodingKeys: String, CodingKey {
         case name
         case state
@@ -145,6 +175,28 @@ public struct WorkerSnapshot: Sendable, Hashable, Codable {
     public var idleInMilliseconds: Int?
     /// The worker's last `STATUS=`.
     public var status: String?
+
+    public init(
+        id: String,
+        pid: Int32?,
+        port: Int,
+        state: String,
+        stopReason: String?,
+        inFlight: Int,
+        uptimeMilliseconds: Int?,
+        idleInMilliseconds: Int?,
+        status: String?
+    ) {
+        self.id = id
+        self.pid = pid
+        self.port = port
+        self.state = state
+        self.stopReason = stopReason
+        self.inFlight = inFlight
+        self.uptimeMilliseconds = uptimeMilliseconds
+        self.idleInMilliseconds = idleInMilliseconds
+        self.status = status
+    }
 
     enum CodingKeys: String, CodingKey {
         case id

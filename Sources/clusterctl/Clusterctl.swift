@@ -1,19 +1,63 @@
 import ArgumentParser
+import Glibc
 
-/// Operator client of clusterd's control channel. The channel itself is not in this build yet:
-/// every command says so and exits 3 ("cannot reach clusterd").
+/// clusterctl: operate a running clusterd over its control socket.
 @main
 struct Clusterctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clusterctl",
-        abstract: "Talk to a running clusterd over its control socket (not available in this build yet)."
+        abstract: "Operate a running clusterd over its control socket.",
+        discussion: exitStatusDiscussion,
+        subcommands: [
+            StatusCommand.self, ScaleCommand.self, StartCommand.self, StopCommand.self, RestartCommand.self,
+            DrainCommand.self, ReloadCommand.self,
+        ]
     )
 
-    @Argument(parsing: .captureForPassthrough)
-    var arguments: [String] = []
+    static let defaultSocketPath = "/run/clusterd/control.sock"
 
+    @Option(
+        help: ArgumentHelp(
+            "clusterd's control socket (default: $CLUSTERD_SOCKET, else \(defaultSocketPath)).",
+            valueName: "path"
+        ),
+        completion: .file()
+    )
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Seconds to wait to connect and for each answer.", valueName: "seconds"))
+    var timeout: Double = 30
+
+    func validate() throws {
+        guard timeout > 0, timeout <= 86_400 else {
+            throw ValidationError("--timeout must be more than 0 and at most 86400 seconds")
+        }
+    }
+
+    /// `--socket`, else `$CLUSTERD_SOCKET`, else the default path.
+    var socketPath: String {
+        if let socket { return socket }
+        if let variable = getenv("CLUSTERD_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
+        return Self.defaultSocketPath
+    }
+
+    /// Without a subcommand there is nothing to do: a usage error.
     func run() throws {
-        print("clusterctl: clusterd's control channel is not part of this build yet")
-        throw ExitCode(3)
+        StandardError.emit(Self.helpMessage())
+        throw ExitCode.usage
+    }
+
+    /// ArgumentParser's `main`, with its usage errors (exit 64) made exit 2, and messages prefixed `clusterctl: `.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            var text = fullMessage(for: error)
+            if text.hasPrefix("Error: ") { text = "clusterctl: " + text.dropFirst("Error: ".count) }
+            StandardError.emit(text)
+            exit(withError: ExitCode.usage)
+        }
     }
 }

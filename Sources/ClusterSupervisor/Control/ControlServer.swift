@@ -41,6 +41,8 @@ public struct ControlServer: Service {
         try ControlSocketFile.prepare(path)
         let server = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
+            // A client may send its requests and shut its side down (printf … | socat): it still gets its replies.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(unixDomainSocketPath: path) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder()))

@@ -20,12 +20,12 @@ struct ControlSession {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let greeted = Greeting()
+                let helloTimer = channel.eventLoop.scheduleTask(in: .seconds(Int64(Self.helloTimeout.components.seconds))) {
+                    if !greeted.done { channel.close(promise: nil) }
+                }
+                defer { helloTimer.cancel() }
                 try await withThrowingDiscardingTaskGroup { tasks in
-                    tasks.addTask {
-                        try? await Task.sleep(for: Self.helloTimeout)
-                        if !greeted.done { channel.close(promise: nil) }
-                    }
-                    var subscribed = false
+                    var subscription: Subscription?
                     for try await item in inbound {
                         guard case .line(let buffer) = item else {
                             let error = ControlError(
@@ -75,7 +75,7 @@ struct ControlSession {
                                 try await outbound.write(ByteBuffer(bytes: line))
                             }
                         case .subscribe:
-                            guard !subscribed else {
+                            guard subscription == nil else {
                                 let error = ControlError(
                                     .badRequest,
                                     "subscribe: this connection is already subscribed"
@@ -83,20 +83,20 @@ struct ControlSession {
                                 try await outbound.write(ByteBuffer(bytes: ControlCodec.reply(id: id, error: error)))
                                 continue
                             }
-                            subscribed = true
-                            let (snapshot, subscription) = await supervisor.subscribe()
+                            let (snapshot, newSubscription) = await supervisor.subscribe()
+                            subscription = newSubscription
                             try await outbound.write(
                                 ByteBuffer(bytes: ControlCodec.reply(id: id, SubscribeReply(snapshot: snapshot)))
                             )
                             tasks.addTask {
-                                defer { subscription.finish() }
-                                for await line in subscription.lines {
+                                defer { newSubscription.finish() }
+                                for await line in newSubscription.lines {
                                     try await outbound.write(ByteBuffer(bytes: line))
                                 }
-                                if subscription.overflowed {
+                                if newSubscription.overflowed {
                                     var event = ControlEvent(event: .overflow)
                                     event.reason =
-                                        "more than \(subscription.bufferLimit) events unread; reconnect and subscribe again"
+                                        "more than \(newSubscription.bufferLimit) events unread; reconnect and subscribe again"
                                     try await outbound.write(ByteBuffer(bytes: ControlCodec.event(event)))
                                     channel.close(promise: nil)
                                 }
@@ -106,7 +106,9 @@ struct ControlSession {
                             try await outbound.write(ByteBuffer(bytes: line))
                         }
                     }
-                    tasks.cancelAll()
+                    // The client is done sending (it may have only half-closed): answer what is pending (activations
+                    // end by start_timeout), then close; a subscription ends with the input.
+                    subscription?.finish()
                 }
             }
         } catch {

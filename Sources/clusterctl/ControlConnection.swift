@@ -1,0 +1,228 @@
+import ClusterControl
+import Glibc
+
+/// A blocking connection to clusterd's control socket, for one command: `hello`, then requests one at a time,
+/// each reply matched by its id (other lines are skipped). Every wait ends at the connection's deadline.
+final class ControlConnection {
+    let socketPath: String
+    private let descriptor: Int32
+    private let timeout: Duration
+    private var deadline: ContinuousClock.Instant
+    /// Bytes received and not yet returned as a line; `scanned` of them are known to hold no newline.
+    private var buffer: [UInt8] = []
+    private var scanned = 0
+    private var nextID = 1
+
+    /// Connects to `socketPath`; `timeout` bounds the connect and then each request's reply.
+    init(socketPath: String, timeout: Duration) throws(Unreachable) {
+        self.socketPath = socketPath
+        self.timeout = timeout
+        self.deadline = .now + timeout
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array(socketPath.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard !path.isEmpty, path.count < capacity, !path.contains(0) else {
+            throw Unreachable(
+                socketPath: socketPath,
+                reason: "not a usable socket path (1 to \(capacity - 1) bytes, no NUL)"
+            )
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path)
+        }
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else {
+            throw Unreachable(socketPath: socketPath, reason: "socket(): \(Self.errnoText())")
+        }
+        self.descriptor = descriptor
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        try connect(address)
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// Agrees on the protocol version; any error reply (permission denied, no common version) means clusterd
+    /// cannot be used from here.
+    @discardableResult
+    func hello() throws(Unreachable) -> HelloReply {
+        let versions = ControlCodec.supportedVersions.map { JSONValue.number(Double($0)) }
+        switch try request("hello", ["versions": .array(versions), "client": .string("clusterctl")]) {
+        case .success(let result):
+            guard let reply = try? result.decode(as: HelloReply.self) else {
+                throw unreachable("it answered hello with something that is not a hello reply")
+            }
+            return reply
+        case .failure(let error):
+            throw unreachable(error.message)
+        }
+    }
+
+    /// Sends one request and returns its reply. A reply without an id that refuses the connection
+    /// (`permission-denied`, `too-many-connections`) throws; other error replies are returned.
+    func request(
+        _ op: String,
+        _ parameters: [String: JSONValue] = [:]
+    ) throws(Unreachable) -> Result<JSONValue, ControlError> {
+        let id = RequestID.number(nextID)
+        nextID += 1
+        deadline = .now + timeout
+        try send(ControlRequestLine.encode(id: id, op: op, parameters))
+        while true {
+            let line = try readLine()
+            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) { continue }
+            guard let incoming = IncomingLine(line) else {
+                throw unreachable("it sent a line that is not of the control protocol (is this clusterd's socket?)")
+            }
+            switch incoming {
+            case .event:
+                continue
+            case .reply(let replyID, let result) where replyID == id:
+                return result
+            case .reply(nil, .failure(let error)):
+                if error.code == .permissionDenied || error.code == .tooManyConnections
+                    || error.code == .lineTooLong
+                {
+                    throw unreachable(error.message)
+                }
+                return .failure(error)
+            case .reply:
+                continue
+            }
+        }
+    }
+
+    // MARK: - Socket
+
+    private func connect(_ address: sockaddr_un) throws(Unreachable) {
+        var address = address
+        while true {
+            let result = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            if result == 0 { return }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                // The listen queue is full: clusterd is busy. Try again until the deadline.
+                guard ContinuousClock.now < deadline else {
+                    throw unreachable("its listen queue stayed full for \(timeoutText) (clusterd is overloaded)")
+                }
+                usleep(20_000)
+            case EINPROGRESS:
+                try wait(for: Int16(POLLOUT), doing: "connecting")
+                var error: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
+                guard error == 0 else { throw unreachable(Self.explain(error)) }
+                return
+            case let code:
+                throw unreachable(Self.explain(code))
+            }
+        }
+    }
+
+    private func send(_ bytes: [UInt8]) throws(Unreachable) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if sent >= 0 {
+                offset += sent
+            } else if errno == EINTR {
+                continue
+            } else if errno == EAGAIN {
+                try wait(for: Int16(POLLOUT), doing: "sending")
+            } else if errno == EPIPE || errno == ECONNRESET {
+                throw unreachable("the connection was closed before a reply")
+            } else {
+                throw unreachable("send(): \(Self.errnoText())")
+            }
+        }
+    }
+
+    /// The next line, newline excluded, at most `ControlCodec.maximumLineLength` bytes.
+    private func readLine() throws(Unreachable) -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                scanned = 0
+                return line
+            }
+            scanned = buffer.count
+            guard buffer.count <= ControlCodec.maximumLineLength else {
+                throw unreachable("it sent a line longer than \(ControlCodec.maximumLineLength) bytes")
+            }
+            let received = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if received > 0 {
+                buffer.append(contentsOf: chunk[..<received])
+            } else if received == 0 {
+                throw unreachable("the connection was closed before a reply")
+            } else if errno == EINTR {
+                continue
+            } else if errno == EAGAIN {
+                try wait(for: Int16(POLLIN), doing: "waiting for a reply")
+            } else if errno == ECONNRESET {
+                throw unreachable("the connection was closed before a reply")
+            } else {
+                throw unreachable("recv(): \(Self.errnoText())")
+            }
+        }
+    }
+
+    /// Waits until the socket is ready for `events`, or throws at the deadline.
+    private func wait(for events: Int16, doing what: String) throws(Unreachable) {
+        while true {
+            let left = deadline - .now
+            guard left > .zero else {
+                throw unreachable(
+                    "no answer within \(timeoutText) while \(what) (--timeout SECONDS waits longer; "
+                        + "an operation already sent may still take effect)"
+                )
+            }
+            let milliseconds = Self.milliseconds(left)
+            var entry = pollfd(fd: descriptor, events: events, revents: 0)
+            let ready = poll(&entry, 1, Int32(clamping: milliseconds + 1))
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR {
+                throw unreachable("poll(): \(Self.errnoText())")
+            }
+        }
+    }
+
+    private var timeoutText: String {
+        HumanDuration.text(milliseconds: Int(Self.milliseconds(timeout)))
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    private func unreachable(_ reason: String) -> Unreachable {
+        Unreachable(socketPath: socketPath, reason: reason)
+    }
+
+    private static func errnoText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
+    }
+
+    /// The reason for a failed connect, with what to do about it.
+    private static func explain(_ code: Int32) -> String {
+        switch code {
+        case ENOENT, ECONNREFUSED, ENOTDIR:
+            "\(errnoText(code)) (is clusterd running? --socket or CLUSTERD_SOCKET choose another)"
+        case EACCES, EPERM:
+            "\(errnoText(code)) (the socket is for root, clusterd's user and cluster.control_group)"
+        default:
+            errnoText(code)
+        }
+    }
+}

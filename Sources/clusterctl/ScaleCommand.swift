@@ -1,0 +1,42 @@
+import ArgumentParser
+import ClusterControl
+
+/// `clusterctl scale acme=4 beta=0`
+struct ScaleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale",
+        abstract: "Run N workers of a tenant now and keep them; N=0 returns it to on-demand.",
+        discussion: """
+            Several tenants at once, in one request: clusterd checks them all before it applies any. A scale \
+            survives reload and a clusterd restart. Prints each tenant's scale afterwards, as TENANT=N.
+            """
+    )
+
+    @ParentCommand var clusterctl: Clusterctl
+
+    @Argument(help: ArgumentHelp("A tenant and its number of workers, e.g. acme=4.", valueName: "tenant=n"))
+    var assignments: [String] = []
+
+    func validate() throws {
+        do {
+            _ = try ScaleArgument.parse(assignments)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() throws {
+        let scales = try ScaleArgument.parse(assignments)
+        var tenants: [String: JSONValue] = [:]
+        for scale in scales { tenants[scale.tenant] = .number(Double(scale.count)) }
+        let result = try clusterctl.perform("scale", ["tenants": .object(tenants)])
+        let reply = try clusterctl.decode(result, as: ScaleReply.self, op: "scale")
+        for scale in scales {
+            if let count = reply.scales[scale.tenant] {
+                print("\(scale.tenant)=\(count)")
+            } else {
+                print("\(scale.tenant)=0 (on demand)")
+            }
+        }
+    }
+}
