@@ -151,7 +151,10 @@ public enum ControlCodec {
             return .success(.activity(reports))
         default:
             return .failure(
-                ControlError(.unknownOperation, "unknown op \(quoted(op)); known: \(operations.joined(separator: ", "))")
+                ControlError(
+                    .unknownOperation,
+                    "unknown op \(quoted(op)); known: \(operations.joined(separator: ", "))"
+                )
             )
         }
     }

@@ -20,7 +20,9 @@ struct ControlSession {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let greeted = Greeting()
-                let helloTimer = channel.eventLoop.scheduleTask(in: .seconds(Int64(Self.helloTimeout.components.seconds))) {
+                let helloTimer = channel.eventLoop.scheduleTask(
+                    in: .seconds(Int64(Self.helloTimeout.components.seconds))
+                ) {
                     if !greeted.done { channel.close(promise: nil) }
                 }
                 defer { helloTimer.cancel() }
