@@ -1,0 +1,216 @@
+import ClusterCore
+import Glibc
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The router's HTTP front: accepts client connections and proxies each request to the worker the
+/// ``RequestDispatcher`` picks.
+///
+/// A ServiceLifecycle `Service`: ``run()`` listens until a graceful shutdown (or ``triggerGracefulShutdown()``), then
+/// stops accepting, lets in-flight requests finish within ``ProxyConfiguration/drainTimeout`` (idle keep-alive
+/// connections close at once, busy ones after their response), and returns. Cancelling `run()` skips the drain.
+public final class ProxyServer: Service, Sendable {
+    private struct State {
+        var addresses: Result<[SocketAddress], any Error>?
+        var addressWaiters: [CheckedContinuation<[SocketAddress], any Error>] = []
+        var stopRequested = false
+        var stopWaiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let listeners: [ProxyListener]
+    private let dispatcher: any RequestDispatcher
+    private let configuration: ProxyConfiguration
+    private let group: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let connections: ClientConnectionTracker
+    private let state = Mutex(State())
+
+    /// - Parameters:
+    ///   - listeners: addresses to bind and sockets to adopt; at least one.
+    ///   - eventLoopGroup: client connections and their worker connections share a loop; defaults to one per core.
+    public init(
+        listeners: [ProxyListener],
+        dispatcher: any RequestDispatcher,
+        configuration: ProxyConfiguration = ProxyConfiguration(),
+        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
+        logger: Logger = Logger(label: "clusterd.router.proxy")
+    ) {
+        self.listeners = listeners
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.logger = logger
+        self.connections = ClientConnectionTracker(limit: configuration.maxClientConnections)
+    }
+
+    /// The addresses listened on, once ``run()`` has bound them (in the order of the listeners); throws if binding
+    /// failed.
+    public func listeningAddresses() async throws -> [SocketAddress] {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = self.state.withLock { state -> Result<[SocketAddress], any Error>? in
+                if let addresses = state.addresses { return addresses }
+                state.addressWaiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+
+    /// Client connections open now.
+    public var openConnections: Int { self.connections.openConnections }
+
+    /// Starts the graceful stop, as a ServiceLifecycle graceful shutdown would.
+    public func triggerGracefulShutdown() {
+        let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.stopRequested = true
+            defer { state.stopWaiter = nil }
+            return state.stopWaiter
+        }
+        waiter?.resume()
+    }
+
+    /// Listens and serves until stopped; see the type's documentation.
+    public func run() async throws {
+        let pools = try await UpstreamPools.make(group: self.group, configuration: self.configuration)
+        var channels: [any Channel] = []
+        do {
+            let bootstrap = self.makeBootstrap(pools: pools)
+            for listener in self.listeners {
+                channels.append(try await self.open(listener, with: bootstrap))
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            await pools.shutDown(group: self.group)
+            self.publishAddresses(.failure(error))
+            throw error
+        }
+        let addresses = channels.compactMap(\.localAddress)
+        self.publishAddresses(.success(addresses))
+        self.logger.info("router listening", metadata: ["addresses": "\(addresses.map(\.description))"])
+
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await self.waitForStop()
+            } onCancel: {
+                self.triggerGracefulShutdown()
+            }
+        } onGracefulShutdown: {
+            self.triggerGracefulShutdown()
+        }
+
+        for channel in channels { try? await channel.close() }
+        let drainTimeout = Task.isCancelled ? TimeAmount.zero : TimeAmount(self.configuration.drainTimeout)
+        self.logger.info("router draining", metadata: ["connections": "\(self.connections.openConnections)"])
+        await self.connections.drain(on: self.group.any(), timeout: drainTimeout)
+        await pools.shutDown(group: self.group)
+        self.logger.info("router stopped")
+    }
+
+    private func waitForStop() async {
+        await withCheckedContinuation { continuation in
+            let stopped = self.state.withLock { state -> Bool in
+                if state.stopRequested { return true }
+                state.stopWaiter = continuation
+                return false
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
+    private func publishAddresses(_ result: Result<[SocketAddress], any Error>) {
+        let waiters = self.state.withLock { state in
+            state.addresses = result
+            defer { state.addressWaiters = [] }
+            return state.addressWaiters
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+
+    private func open(_ listener: ProxyListener, with bootstrap: ServerBootstrap) async throws -> any Channel {
+        switch listener {
+        case .address(let address):
+            return try await bootstrap.bind(host: address.host, port: address.port).get()
+        case .socket(let descriptor):
+            let channel = try await bootstrap.withBoundSocket(descriptor).get()
+            // NIO re-listens with a backlog of 128 when adopting; restore the deep queue.
+            if Glibc.listen(descriptor, self.configuration.listenBacklog) != 0 {
+                self.logger.warning(
+                    "could not restore the listen backlog of an adopted socket",
+                    metadata: ["fd": "\(descriptor)", "errno": "\(errno)"]
+                )
+            }
+            return channel
+        }
+    }
+
+    private func makeBootstrap(pools: UpstreamPools) -> ServerBootstrap {
+        let configuration = self.configuration
+        let dispatcher = self.dispatcher
+        let connections = self.connections
+        let logger = self.logger
+        return ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: configuration.listenBacklog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.setUpConnection(
+                        channel,
+                        configuration: configuration,
+                        dispatcher: dispatcher,
+                        pools: pools,
+                        connections: connections,
+                        logger: logger
+                    )
+                }
+            }
+    }
+
+    private static func setUpConnection(
+        _ channel: any Channel,
+        configuration: ProxyConfiguration,
+        dispatcher: any RequestDispatcher,
+        pools: UpstreamPools,
+        connections: ClientConnectionTracker,
+        logger: Logger
+    ) throws {
+        let pipeline = channel.pipeline.syncOperations
+        guard let pool = pools.pool(for: channel.eventLoop),
+            case .admitted(let draining) = connections.admit(channel)
+        else {
+            try pipeline.addHandler(OverCapacityResponder())
+            return
+        }
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = configuration.maxHeaderBytes
+        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
+        var encoderConfiguration = HTTPResponseEncoder.Configuration()
+        encoderConfiguration.automaticallySetFramingHeaders = false
+        let headGuard = RequestHeadGuard(configuration: configuration)
+        let decoder = ByteToMessageHandler(
+            HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
+        )
+        let encoder = HTTPResponseEncoder(configuration: encoderConfiguration)
+        let handler = ClientConnectionHandler(
+            environment: .init(
+                configuration: configuration,
+                dispatcher: dispatcher,
+                pool: pool,
+                headGuard: headGuard,
+                requestDecoder: decoder,
+                responseEncoder: encoder,
+                clientAddress: channel.remoteAddress?.ipAddress ?? "unknown",
+                logger: logger
+            )
+        )
+        try pipeline.addHandlers([headGuard, decoder, encoder, handler])
+        if draining {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import ClusterCore
+import ClusterRouter
+import Glibc
+import Testing
+
+/// Listening (IPv6, adopted sockets) and the graceful stop.
+@Suite("Server lifecycle", .serialized, .timeLimit(.minutes(1)))
+struct ServerLifecycleTests {
+    @Test("a graceful stop lets an in-flight /sleep?ms=1500 finish, closes idle connections at once, then returns")
+    func gracefulStop() async throws {
+        let worker = try DemoWorkerProcess()
+        defer { worker.stop() }
+        let dispatcher = StaticDispatcher(port: worker.port)
+        let started = ContinuousClock.now
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let idle = try RawHTTPClient(port: proxy.port)
+            #expect(try idle.exchange(RawHTTPClient.get("/")).status == 200)
+            let busy = try RawHTTPClient(port: proxy.port)
+            try busy.send(RawHTTPClient.get("/sleep?ms=1500"))
+            #expect(await eventually { dispatcher.snapshot.forwarded == 2 })
+            proxy.server.triggerGracefulShutdown()
+            #expect(idle.waitForClose(seconds: 2))
+            #expect(!FreePort.accepts(proxy.port))
+            let response = try busy.readResponse()
+            #expect(response.status == 200)
+            #expect(response.text == "slept 1500 ms\n")
+            #expect(response.header("connection") == "close")
+            #expect(busy.waitForClose(seconds: 2))
+        }
+        #expect(ContinuousClock.now - started < .seconds(20), "well under the 30 s drain timeout")
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("the drain timeout bounds the stop: a request that never ends is cut off")
+    func drainTimeout() async throws {
+        let silent = try await ScriptedBackend(.neverAnswer)
+        let dispatcher = StaticDispatcher(port: silent.port)
+        var configuration = ProxyConfiguration()
+        configuration.drainTimeout = .milliseconds(300)
+        let started = ContinuousClock.now
+        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            try client.send(RawHTTPClient.get("/"))
+            #expect(await eventually { silent.requests == 1 })
+            let stopping = ContinuousClock.now
+            proxy.server.triggerGracefulShutdown()
+            #expect(client.waitForClose(seconds: 3))
+            #expect(ContinuousClock.now - stopping >= .milliseconds(250))
+        }
+        #expect(ContinuousClock.now - started < .seconds(20), "the stop did not wait for the request that never ends")
+        await silent.stop()
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("listens on IPv4 and IPv6 at once")
+    func ipv6() async throws {
+        let worker = try DemoWorkerProcess()
+        defer { worker.stop() }
+        let dispatcher = StaticDispatcher([
+            "::1": .init(ports: [worker.port]), "127.0.0.1": .init(ports: [worker.port]),
+        ])
+        let listeners: [ProxyListener] = [
+            .address(ListenAddress(host: "127.0.0.1", port: 0)), .address(ListenAddress(host: "::1", port: 0)),
+        ]
+        try await ProxyHarness.run(dispatcher: dispatcher, listeners: listeners) { proxy in
+            let addresses = try await proxy.server.listeningAddresses()
+            #expect(addresses.count == 2)
+            let v6Port = try #require(addresses[1].port)
+            let result = try Curl.run(["-g", "-w", " %{http_code}", "http://[::1]:\(v6Port)/whoami"])
+            #expect(result.status == 0)
+            #expect(result.output.hasSuffix(" 200"))
+            let forwarded = try Curl.run(["http://127.0.0.1:\(proxy.port)/"])
+            #expect(forwarded.status == 0)
+        }
+        // curl sends `Host: [::1]:port`: the IPv6 literal reaches the dispatcher without brackets and port.
+        #expect(dispatcher.snapshot.queries.map(\.host) == ["::1", "127.0.0.1"])
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("adopts an already listening socket by fd and restores its backlog of 4096")
+    func adoptedSocket() async throws {
+        let worker = try DemoWorkerProcess()
+        defer { worker.stop() }
+        let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        var address = FreePort.loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && listen(descriptor, 16) == 0
+                    && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let dispatcher = StaticDispatcher(port: worker.port)
+        try await ProxyHarness.run(dispatcher: dispatcher, listeners: [.socket(descriptor: descriptor)]) { proxy in
+            #expect(proxy.port == port)
+            let client = try RawHTTPClient(port: port)
+            #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
+            let listing = try Self.listenQueue(port: port)
+            #expect(listing == 4096)
+        }
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    /// The accept queue length of the listener on `port`, from `ss` (its Send-Q for a listening socket).
+    static func listenQueue(port: Int) throws -> Int? {
+        let line = try ProcessOutput.run("/usr/bin/ss", ["-ltnH", "sport = :\(port)"])
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        return fields.count > 2 ? Int(fields[2]) : nil
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The built `demo-worker`, started on a free port for one test and killed after it.
+final class DemoWorkerProcess: @unchecked Sendable {
+    let port: Int
+    private let process: Process
+
+    static var binary: String? {
+        var directory = Substring(#filePath)
+        while let slash = directory.lastIndex(of: "/"), slash != directory.startIndex {
+            directory = directory[..<slash]
+            let candidate = "\(directory)/.build/debug/demo-worker"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// Starts demo-worker and waits until it accepts connections.
+    init() throws {
+        let binary = try #require(Self.binary, "build the package first: swift build")
+        self.port = try FreePort.take()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--threads", "1"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PORT"] = String(self.port)
+        environment["CLUSTERD_TENANT"] = "app"
+        environment["CLUSTERD_WORKER"] = "app#1"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        for _ in 0..<200 {
+            if FreePort.accepts(self.port) { return }
+            usleep(20_000)
+        }
+        self.stop()
+        throw RawHTTPClient.Failure(description: "demo-worker did not start listening on \(self.port)")
+    }
+
+    /// Kills the worker and reaps it.
+    func stop() {
+        if self.process.isRunning {
+            kill(self.process.processIdentifier, SIGKILL)
+        }
+        self.process.waitUntilExit()
+    }
+
+    deinit {
+        self.stop()
+    }
+}
+
+/// Ports on 127.0.0.1 for backends.
+enum FreePort {
+    /// A port nothing listens on now (bound to 0 and released).
+    static func take() throws -> Int {
+        let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = Self.loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else { throw RawHTTPClient.Failure(description: "no free port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on `port`.
+    static func accepts(_ port: Int) -> Bool {
+        let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = Self.loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+}

@@ -1,0 +1,151 @@
+import ClusterCore
+import ClusterRouter
+import Testing
+
+/// Workers that fail: reset, close, vanish or never answer; clients that leave. `finished` stays exactly once.
+@Suite("Worker failures", .serialized, .timeLimit(.minutes(1)))
+struct WorkerFailureTests {
+    @Test(
+        "a worker that resets or closes before responding gives 502, and the next request succeeds",
+        arguments: [ScriptedBackend.Behaviour.resetAfterHead, .closeAfterHead]
+    )
+    func failsBeforeResponse(_ behaviour: ScriptedBackend.Behaviour) async throws {
+        let bad = try await ScriptedBackend(behaviour)
+        let good = try await ScriptedBackend(.echoHeaders)
+        let dispatcher = StaticDispatcher([
+            "bad.test": .init(ports: [bad.port]), "app.test": .init(ports: [good.port]),
+        ])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            let failed = try client.exchange(RawHTTPClient.get("/", host: "bad.test"))
+            #expect(failed.status == 502)
+            #expect(failed.text == "worker closed the connection before responding\n")
+            #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
+            // With a body in flight the answer is the same; the connection then closes or stays usable.
+            let post = try RawHTTPClient(port: proxy.port)
+            let postFailed = try post.exchange(
+                "POST /x HTTP/1.1\r\nHost: bad.test\r\nContent-Length: 5\r\n\r\nhello"
+            )
+            #expect(postFailed.status == 502)
+        }
+        await bad.stop()
+        await good.stop()
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("a demo-worker killed mid-request gives 502; a new worker then serves")
+    func workerKilledMidRequest() async throws {
+        let first = try DemoWorkerProcess()
+        let second = try DemoWorkerProcess()
+        defer {
+            first.stop()
+            second.stop()
+        }
+        let dispatcher = StaticDispatcher([
+            "app.test": .init(ports: [first.port]), "next.test": .init(ports: [second.port]),
+        ])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            try client.send(RawHTTPClient.get("/sleep?ms=5000"))
+            try await Task.sleep(for: .milliseconds(200))
+            first.stop()
+            let response = try client.readResponse()
+            #expect(response.status == 502)
+            #expect(try client.exchange(RawHTTPClient.get("/whoami", host: "next.test")).status == 200)
+        }
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("a worker that resets mid-response: the client connection is closed, not left hanging")
+    func resetMidResponse() async throws {
+        let backend = try await ScriptedBackend(.resetMidResponse)
+        let dispatcher = StaticDispatcher(port: backend.port)
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            try client.send(RawHTTPClient.get("/"))
+            #expect(client.waitForClose(seconds: 5))
+        }
+        await backend.stop()
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("an unreachable worker is reported and the request routed again; after two retries, 502")
+    func unreachableRerouted() async throws {
+        let worker = try DemoWorkerProcess()
+        defer { worker.stop() }
+        let closed = try (0..<4).map { _ in try FreePort.take() }
+        let dispatcher = StaticDispatcher([
+            "app.test": .init(ports: [closed[0], worker.port]),
+            "gone.test": .init(ports: closed),
+        ])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            let response = try client.exchange(RawHTTPClient.get("/whoami"))
+            #expect(response.status == 200)
+            #expect(dispatcher.snapshot.unreachable.map(\.port) == [closed[0]])
+
+            let gone = try client.exchange(RawHTTPClient.get("/", host: "gone.test"))
+            #expect(gone.status == 502)
+            #expect(gone.text == "worker unreachable\n")
+            #expect(dispatcher.snapshot.unreachable.map(\.port) == [closed[0]] + Array(closed[1...3]))
+            #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
+        }
+        #expect(dispatcher.finishedExactlyOnce)
+        #expect(dispatcher.snapshot.forwarded == 6)
+    }
+
+    @Test("a pooled connection the worker closed is replaced by a fresh one, once, without an error")
+    func stalePooledConnection() async throws {
+        let backend = try await ScriptedBackend(.dropSecondRequest)
+        let dispatcher = StaticDispatcher(port: backend.port)
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            #expect(try client.exchange(RawHTTPClient.get("/1")).status == 200)
+            #expect(try client.exchange(RawHTTPClient.get("/2")).status == 200)
+            let post = try client.exchange("POST /3 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\n\r\nhello")
+            #expect(post.status == 200)
+            #expect(post.text.contains("body-bytes: 5"))
+            #expect(backend.connections == 3)
+        }
+        await backend.stop()
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("a client that leaves while its request waits for routing cancels it")
+    func clientLeavesWhileRouting() async throws {
+        let dispatcher = StaticDispatcher(["app.test": .init(ports: [], hold: true)])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            try client.send(RawHTTPClient.get("/"))
+            #expect(await eventually { dispatcher.snapshot.routed == 1 })
+            _ = consume client
+            #expect(await eventually { dispatcher.snapshot.cancelled.count == 1 })
+        }
+        dispatcher.releaseHeld()
+    }
+
+    @Test("a worker handed over after the client left is finished at once; so is one that never answers")
+    func clientLeavesAfterRouting() async throws {
+        let silent = try await ScriptedBackend(.neverAnswer)
+        let dispatcher = StaticDispatcher([
+            "slow.test": .init(ports: [silent.port], delay: .milliseconds(300)),
+            "app.test": .init(ports: [silent.port]),
+        ])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            do {
+                let client = try RawHTTPClient(port: proxy.port)
+                try client.send(RawHTTPClient.get("/", host: "slow.test"))
+                #expect(await eventually { dispatcher.snapshot.routed == 1 })
+            }
+            #expect(await eventually { dispatcher.snapshot.finished.count == 1 })
+            do {
+                let client = try RawHTTPClient(port: proxy.port)
+                try client.send("POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+                #expect(await eventually { silent.requests == 1 })
+            }
+            #expect(await eventually { dispatcher.snapshot.finished.count == 2 })
+        }
+        await silent.stop()
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+}
