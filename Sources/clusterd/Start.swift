@@ -26,6 +26,8 @@ extension Clusterd {
         @Flag(name: .customLong("no-router"), help: "Do not run the HTTP router.")
         var noRouter = false
 
+        @OptionGroup(title: "Router limits") var limits: RouterLimits
+
         func run() async throws {
             signal(SIGPIPE, SIG_IGN)
             LoggingSystem.bootstrap { label in
@@ -65,15 +67,19 @@ extension Clusterd {
                 controlGroup: configuration.controlGroup,
                 logger: logger
             )
-            // Graceful shutdown runs in reverse: SIGHUP handling ends, the supervisor drains every worker,
-            // and the control channel answers until the end.
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: controlServer),
+                .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup),
+            ]
+            if !noRouter {
+                services.append(.init(service: try routerProcess(configuration, logger: logger)))
+            }
+            services.append(.init(service: ReloadOnHangup(supervisor: supervisor)))
+            // Graceful shutdown runs in reverse: SIGHUP handling ends, the router finishes its in-flight
+            // requests, the supervisor drains and stops every worker, the control channel answers until the end.
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [
-                        .init(service: controlServer),
-                        .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup),
-                        .init(service: ReloadOnHangup(supervisor: supervisor)),
-                    ],
+                    services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 )
@@ -84,6 +90,28 @@ extension Clusterd {
                 printToStandardError("clusterd: \(error)")
                 throw ExitCode(1)
             }
+        }
+
+        /// The router child, with the public listeners bound here so they outlive router restarts.
+        private func routerProcess(_ configuration: ClusterConfiguration, logger: Logger) throws -> RouterProcess {
+            let listeners: [Int32]
+            do {
+                listeners = try PublicListeners.bind(configuration.listen)
+            } catch {
+                printToStandardError("clusterd: \(error)")
+                throw ExitCode(1)
+            }
+            for (address, fd) in zip(configuration.listen, listeners) {
+                let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
+                logger.info("router listening", metadata: ["address": "\(address.host):\(port)"])
+            }
+            return RouterProcess(
+                executable: ownExecutable(),
+                arguments: ["router", "--control-socket", configuration.controlSocket] + limits.arguments,
+                listeners: listeners,
+                stopTimeout: (DurationSyntax.parse(limits.drainTimeout) ?? .seconds(30)) + .seconds(5),
+                logger: logger
+            )
         }
 
         private func loadConfiguration() throws -> ClusterConfiguration {

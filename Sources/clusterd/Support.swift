@@ -13,3 +13,11 @@ enum LogLevelSetting {
         return Logger.Level(rawValue: String(cString: value).lowercased()) ?? .info
     }
 }
+
+/// The path of this executable (to start `clusterd router` as a child).
+func ownExecutable() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard length > 0 else { return CommandLine.arguments[0] }
+    return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -30,7 +30,10 @@ extension SupervisorIntegrationTests {
 
             let pids = try clusterd.snapshot().tenant("acme").workers.map(\.pid)
             #expect(try Self.clusterctl(socket + ["reload"]).status == 0)
-            #expect(try clusterd.snapshot().tenant("acme").workers.map(\.pid) == pids, "an unchanged tenant keeps its pids")
+            #expect(
+                try clusterd.snapshot().tenant("acme").workers.map(\.pid) == pids,
+                "an unchanged tenant keeps its pids"
+            )
 
             let config = try String(contentsOfFile: clusterd.configPath, encoding: .utf8)
             try clusterd.rewrite(config + "\n[tenant.beta.oops]\n")
@@ -46,7 +49,10 @@ extension SupervisorIntegrationTests {
             #expect(try Self.clusterctl(socket + ["start", "nope"]).status == 1)
             #expect(try Self.clusterctl(socket + ["scale", "acme=lots"]).status == 2)
             let nobody = try Self.run(
-                ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Paths.products + "/clusterctl"]
+                [
+                    "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    Paths.products + "/clusterctl",
+                ]
                     + socket + ["status"]
             )
             #expect(nobody.status == 3)

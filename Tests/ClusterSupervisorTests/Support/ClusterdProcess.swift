@@ -10,8 +10,18 @@ final class ClusterdProcess {
     let logPath: String
     let process = Process()
 
-    /// `tenants` is TOML for the [defaults]/[tenant.*] tables; [cluster] is written here.
-    init(tenants: String, maxWorkers: Int = 64, extraCluster: String = "") throws {
+    /// The router's port, when started with `router: true`.
+    private(set) var routerPort: Int?
+
+    /// `tenants` is TOML for the [defaults]/[tenant.*] tables; [cluster] is written here. With `router`, clusterd
+    /// runs its router on 127.0.0.1 on a free port (``routerPort``); `routerArguments` go to `clusterd start`.
+    init(
+        tenants: String,
+        maxWorkers: Int = 64,
+        extraCluster: String = "",
+        router: Bool = false,
+        routerArguments: [String] = []
+    ) throws {
         directory = Paths.temporaryDirectory("clusterd")
         chmod(directory, 0o755)
         configPath = directory + "/tenants.conf"
@@ -32,14 +42,22 @@ final class ClusterdProcess {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Paths.clusterd)
-        process.arguments = ["start", "--tenants", configPath, "--no-router"]
+        process.arguments =
+            ["start", "--tenants", configPath]
+            + (router ? ["--listen", "127.0.0.1:0"] + routerArguments : ["--no-router"])
         let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = logFile
         process.standardError = logFile
         try process.run()
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
-            if let client = ControlTestClient(path: socketPath), client.hello() { return }
+            if let client = ControlTestClient(path: socketPath), client.hello() {
+                guard router else { return }
+                if let port = Self.routerPort(in: log()) {
+                    routerPort = port
+                    return
+                }
+            }
             guard process.isRunning else { break }
             usleep(20_000)
         }
@@ -69,6 +87,22 @@ final class ClusterdProcess {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// From clusterd's "router listening address=127.0.0.1:PORT" line.
+    static func routerPort(in log: String) -> Int? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("router listening") }),
+            let range = line.range(of: "address=127.0.0.1:")
+        else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// The router child's pid (from "router started pid=…", the last one).
+    func routerPID() -> Int32? {
+        guard let line = log().split(separator: "\n").last(where: { $0.contains("router started") }),
+            let range = line.range(of: "pid=")
+        else { return nil }
+        return Int32(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
     func log() -> String {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
@@ -93,11 +127,22 @@ final class ClusterdProcess {
         if process.isRunning {
             kill(pid, SIGKILL)
             process.waitUntilExit()
+            // Workers outlive a killed clusterd by design; a test must not leave them behind.
+            for worker in Self.processes(withEnvironment: "NOTIFY_SOCKET=@clusterd/\(pid)/") { kill(worker, SIGKILL) }
         }
         return process.terminationStatus
     }
 
     deinit { stop() }
+
+    /// Processes whose environment has an entry starting with `prefix`.
+    static func processes(withEnvironment prefix: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+            return data.split(separator: 0).contains { $0.starts(with: Array(prefix.utf8)) }
+        }
+    }
 }
 
 struct ClusterdFailed: Error, CustomStringConvertible {

@@ -1,13 +1,32 @@
+import Foundation
 import Glibc
 
 /// A minimal blocking HTTP/1.1 GET over loopback, enough to see that a worker answers.
 struct HTTPResponse {
     var status: Int
     var body: String
+    /// Header names lower-cased.
+    var headers: [String: String] = [:]
 }
 
 enum HTTPGet {
-    static func get(port: Int, path: String = "/", timeoutSeconds: Int = 5) -> HTTPResponse? {
+    static func get(
+        port: Int,
+        path: String = "/",
+        host: String = "test",
+        headers: [String] = [],
+        timeoutSeconds: Int = 5
+    ) -> HTTPResponse? {
+        let extra = headers.map { $0 + "\r\n" }.joined()
+        return exchange(
+            port: port,
+            request: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\(extra)Connection: close\r\n\r\n",
+            timeoutSeconds: timeoutSeconds
+        )
+    }
+
+    /// Sends `request` as is, reads until the server closes (or the timeout), parses the first response.
+    static func exchange(port: Int, request: String, timeoutSeconds: Int = 5) -> HTTPResponse? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -24,8 +43,7 @@ enum HTTPGet {
             }
         }
         guard connected == 0 else { return nil }
-        let request = "GET \(path) HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -35,9 +53,16 @@ enum HTTPGet {
         }
         let text = String(decoding: bytes, as: UTF8.self)
         guard let headerEnd = text.range(of: "\r\n\r\n"), text.hasPrefix("HTTP/1.") else { return nil }
-        let statusLine = text[..<headerEnd.lowerBound].split(separator: "\r\n").first ?? ""
-        let parts = statusLine.split(separator: " ")
+        let lines = text[..<headerEnd.lowerBound].split(separator: "\r\n")
+        let parts = (lines.first ?? "").split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
-        return HTTPResponse(status: status, body: String(text[headerEnd.upperBound...]))
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces
+            )
+        }
+        return HTTPResponse(status: status, body: String(text[headerEnd.upperBound...]), headers: headers)
     }
 }

@@ -12,7 +12,11 @@ enum Paths {
     static var products: String { packageRoot + "/.build/debug" }
     static var demoWorker: String { products + "/demo-worker" }
     static var clusterd: String { products + "/clusterd" }
-    static var contractWorker: String { packageRoot + "/Tests/ClusterSupervisorTests/Fixtures/contract-worker.py" }
+    static var contractWorker: String { fixture("contract-worker.py") }
+    static var upgradeWorker: String { fixture("upgrade-worker.py") }
+    static var httpLoad: String { fixture("http-load.py") }
+
+    static func fixture(_ name: String) -> String { packageRoot + "/Tests/ClusterSupervisorTests/Fixtures/" + name }
 
     /// A fresh directory under /tmp for one test.
     static func temporaryDirectory(_ name: String) -> String {

@@ -1,0 +1,257 @@
+import ClusterControl
+import Foundation
+import Glibc
+import Testing
+
+extension SupervisorIntegrationTests {
+    /// clusterd with its router child, real demo workers and real HTTP clients.
+    @Suite("Router")
+    struct Router {
+        static let tenants = """
+            [defaults]
+            command = ["\(Paths.demoWorker)"]
+            idle_timeout = "5m"
+
+            [tenant.acme]
+            hosts = ["www.acme.test"]
+            max_workers = 3
+
+            [tenant.beta]
+            """
+
+        @Test("a cold request starts the tenant and answers 200 with X-Clusterd-Cold-Start; unknown hosts get 404")
+        func coldStart() throws {
+            let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
+            let port = try #require(clusterd.routerPort)
+            let cold = try #require(HTTPGet.get(port: port, path: "/", host: "beta.example.test"))
+            #expect(cold.status == 200)
+            #expect(cold.body == "hello from beta\n")
+            #expect(cold.headers["x-clusterd-cold-start"].flatMap(Int.init) != nil)
+            let warm = try #require(HTTPGet.get(port: port, path: "/", host: "BETA.example.test:8080"))
+            #expect(warm.status == 200)
+            #expect(warm.headers["x-clusterd-cold-start"] == nil)
+            #expect(HTTPGet.get(port: port, path: "/", host: "www.acme.test")?.body == "hello from acme\n")
+            let unknown = try #require(HTTPGet.get(port: port, path: "/", host: "nobody.example.test"))
+            #expect(unknown.status == 404)
+            #expect(unknown.body.contains("nobody.example.test"))
+        }
+
+        @Test("500 concurrent first requests to a cold tenant: one worker, no error")
+        func herd() throws {
+            let clusterd = try ClusterdProcess(
+                tenants: """
+                    [tenant.acme]
+                    command = ["\(Paths.demoWorker)", "--start-delay", "300"]
+                    queue_limit = 1000
+                    """,
+                router: true
+            )
+            let port = try #require(clusterd.routerPort)
+            let result = try Self.load(["herd", "http://127.0.0.1:\(port)", "acme.example.test", "500"])
+            #expect(result["statuses"] as? [String: Int] == ["200": 500], "\(result)")
+            #expect((result["workers"] as? [String: Int])?.count == 1)
+            #expect(clusterd.log().components(separatedBy: "worker starting").count - 1 == 1)
+        }
+
+        @Test("3 workers, 50 sessions x 20 requests: every session's count goes up by one on its own worker")
+        func stickySessions() throws {
+            let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
+            let port = try #require(clusterd.routerPort)
+            let client = try clusterd.client()
+            #expect(client.request("scale", ["tenants": .object(["acme": .number(3)])]).isSuccess)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try clusterd.snapshot(client).tenant("acme").workers.filter({ $0.state == "ready" }).count < 3 {
+                guard ContinuousClock.now < deadline else { throw TimedOut(what: "3 ready workers", events: []) }
+                usleep(20_000)
+            }
+            usleep(200_000)  // let the router hear of all three
+            let result = try Self.load(["sessions", "http://127.0.0.1:\(port)", "acme.example.test", "50", "20"])
+            #expect(result["strictly_increasing"] as? Bool == true, "\(result["bad_sessions"] ?? "")")
+            #expect(result["sessions_on_one_worker"] as? Int == 50)
+            #expect(result["failures"] as? Int == 0)
+            let spread = try #require(result["requests_per_worker"] as? [String: Int])
+            #expect(spread.count == 3, "load spreads over all 3 workers: \(spread)")
+        }
+
+        @Test("idle-out: not during a request 3x longer than idle_timeout, nor under an open WebSocket; then yes")
+        func idleOutUnderTraffic() throws {
+            let clusterd = try ClusterdProcess(
+                tenants: """
+                    [tenant.acme]
+                    command = ["\(Paths.demoWorker)"]
+                    idle_timeout = "1s"
+
+                    [tenant.ws]
+                    command = ["python3", "\(Paths.upgradeWorker)"]
+                    idle_timeout = "1s"
+                    """,
+                router: true
+            )
+            let port = try #require(clusterd.routerPort)
+            let long = try #require(
+                HTTPGet.get(port: port, path: "/sleep?ms=3000", host: "acme.example.test", timeoutSeconds: 10)
+            )
+            #expect(long.status == 200, "the worker was not idled out under a 3 s request")
+            #expect(clusterd.log().components(separatedBy: "reason=idle").count - 1 == 0)
+
+            // A WebSocket held open for 3 s, echoing.
+            let socket = try #require(Self.connect(port: port))
+            defer { close(socket) }
+            Self.send(
+                socket,
+                "GET /chat HTTP/1.1\r\nHost: ws.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            )
+            let upgrade = Self.receive(socket)
+            #expect(upgrade.hasPrefix("HTTP/1.1 101"), "\(upgrade)")
+            for round in 0..<6 {
+                usleep(500_000)
+                Self.send(socket, "ping \(round)")
+                #expect(Self.receive(socket).contains("ping \(round)"))
+            }
+            #expect(!clusterd.log().contains("tenant=ws worker=ws#1 [ClusterSupervisor] worker draining"))
+            close(socket)
+            // Both are idle now: both go within idle_timeout plus the report interval.
+            let deadline = ContinuousClock.now + .seconds(6)
+            while clusterd.log().components(separatedBy: "reason=idle").count - 1 < 2, ContinuousClock.now < deadline {
+                usleep(50_000)
+            }
+            #expect(clusterd.log().components(separatedBy: "reason=idle").count - 1 == 2, "both idled out once idle")
+        }
+
+        @Test("malformed and hostile requests get clear errors; clusterd's other clients are served meanwhile")
+        func hostileRequests() throws {
+            let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
+            let port = try #require(clusterd.routerPort)
+            let cases: [(String, String, Int)] = [
+                (
+                    "Content-Length and Transfer-Encoding",
+                    "POST /echo HTTP/1.1\r\nHost: acme.example.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                    400
+                ),
+                (
+                    "two different Content-Lengths",
+                    "POST /echo HTTP/1.1\r\nHost: acme.example.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+                    400
+                ),
+                (
+                    "Transfer-Encoding other than chunked",
+                    "POST /echo HTTP/1.1\r\nHost: acme.example.test\r\nTransfer-Encoding: gzip\r\n\r\n", 400
+                ),
+                ("no Host", "GET / HTTP/1.1\r\n\r\n", 400),
+                (
+                    "oversized headers",
+                    "GET / HTTP/1.1\r\nHost: acme.example.test\r\nX-Big: \(String(repeating: "a", count: 40_000))\r\n\r\n",
+                    431
+                ),
+                ("garbage", "\u{1}\u{2}\u{3} nonsense\r\n\r\n", 400),
+            ]
+            for (name, request, status) in cases {
+                let response = HTTPGet.exchange(port: port, request: request)
+                #expect(
+                    response?.status == status,
+                    "\(name): \(response.map { "\($0.status) \($0.body)" } ?? "no response")"
+                )
+            }
+            #expect(HTTPGet.get(port: port, path: "/", host: "acme.example.test")?.status == 200)
+        }
+
+        @Test("a slowloris client is cut off while other clients are served")
+        func slowloris() throws {
+            let clusterd = try ClusterdProcess(
+                tenants: Self.tenants,
+                router: true,
+                routerArguments: ["--header-timeout", "1s"]
+            )
+            let port = try #require(clusterd.routerPort)
+            let slow = try #require(Self.connect(port: port))
+            defer { close(slow) }
+            Self.send(slow, "GET / HTTP/1.1\r\nHost: acme.example.test\r\n")
+            let started = ContinuousClock.now
+            var served = 0
+            while ContinuousClock.now - started < .milliseconds(1500) {
+                Self.send(slow, "X-Slow: 1\r\n")
+                if HTTPGet.get(port: port, path: "/", host: "acme.example.test")?.status == 200 { served += 1 }
+                usleep(100_000)
+            }
+            #expect(served >= 5, "other clients were served meanwhile")
+            let answer = Self.receive(slow)
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "the slow client got 408: \(answer.prefix(80))")
+        }
+
+        @Test("killing a worker mid-request gives 502, and the next request succeeds on a new worker")
+        func workerKilledMidRequest() throws {
+            let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
+            let port = try #require(clusterd.routerPort)
+            #expect(HTTPGet.get(port: port, path: "/", host: "beta.example.test")?.status == 200)
+            let pid = try #require(clusterd.snapshot().tenant("beta").workers.first?.pid)
+            let killer = Thread {
+                usleep(300_000)
+                kill(pid, SIGKILL)
+            }
+            killer.start()
+            let broken = HTTPGet.get(port: port, path: "/sleep?ms=3000", host: "beta.example.test", timeoutSeconds: 10)
+            #expect(broken?.status == 502, "\(broken.map { "\($0.status) \($0.body)" } ?? "no response")")
+            let next = HTTPGet.get(port: port, path: "/whoami", host: "beta.example.test", timeoutSeconds: 10)
+            #expect(next?.status == 200)
+            #expect(next?.body.contains("beta#2") == true, "a new worker answered: \(next?.body ?? "")")
+        }
+
+        @Test("restarting the router process loses no worker, and requests keep succeeding")
+        func routerRestart() throws {
+            let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
+            let port = try #require(clusterd.routerPort)
+            #expect(HTTPGet.get(port: port, path: "/count", host: "acme.example.test")?.status == 200)
+            let before = try clusterd.snapshot().tenant("acme").workers.map(\.pid)
+            let router = try #require(clusterd.routerPID())
+            kill(router, SIGKILL)
+            var failures = 0
+            for _ in 0..<30 {
+                if HTTPGet.get(port: port, path: "/", host: "acme.example.test", timeoutSeconds: 10)?.status != 200 {
+                    failures += 1
+                }
+                usleep(20_000)
+            }
+            #expect(failures == 0, "the listener stayed with clusterd: requests queued while the router restarted")
+            #expect(clusterd.routerPID() != router)
+            #expect(try clusterd.snapshot().tenant("acme").workers.map(\.pid) == before, "no worker lost")
+        }
+
+        // MARK: - Helpers
+
+        static func load(_ arguments: [String]) throws -> [String: Any] {
+            let output = try ClusterctlEndToEnd.run(["/usr/bin/env", "python3", Paths.httpLoad] + arguments)
+            let data = Data(output.output.utf8)
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(output.errors)")
+        }
+
+        static func connect(port: Int) -> Int32? {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard connected == 0 else {
+                close(fd)
+                return nil
+            }
+            return fd
+        }
+
+        static func send(_ fd: Int32, _ text: String) {
+            _ = text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        }
+
+        static func receive(_ fd: Int32) -> String {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let got = recv(fd, &buffer, buffer.count, 0)
+            return got > 0 ? String(decoding: buffer[0..<got], as: UTF8.self) : ""
+        }
+    }
+}
