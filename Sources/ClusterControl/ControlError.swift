@@ -1,17 +1,9 @@
 /// An error reply: `{"id": 7, "error": {"code": "unknown-tenant", "message": "no tenant named \"acme\""}}`.
 public struct ControlError: Error, Sendable, Hashable, Codable, CustomStringConvertible {
     /// Stable, machine-readable; new codes may be added in a version.
-    public struct Code: Hashable, Sendable, Codable, RawRepresentable, CustomStringConvertible {
+    public struct Code: ProtocolName {
         public var rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
-        public init(from decoder: any Decoder) throws {
-            rawValue = try decoder.singleValueContainer().decode(String.self)
-        }
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(rawValue)
-        }
-        public var description: String { rawValue }
 
         // The request itself
         public static let malformed = Code(rawValue: "malformed")

@@ -2,17 +2,9 @@ import ClusterCore
 
 /// One event line to a subscriber: `{"event": "worker-ready", "tenant": "acme", "worker": "acme#1", "port": 20001}`.
 public struct ControlEvent: Sendable, Hashable, Codable {
-    public struct Kind: Hashable, Sendable, Codable, RawRepresentable, CustomStringConvertible {
+    public struct Kind: ProtocolName {
         public var rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
-        public init(from decoder: any Decoder) throws {
-            rawValue = try decoder.singleValueContainer().decode(String.self)
-        }
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(rawValue)
-        }
-        public var description: String { rawValue }
 
         public static let workerStarting = Kind(rawValue: "worker-starting")
         public static let workerReady = Kind(rawValue: "worker-ready")

@@ -319,7 +319,6 @@ public actor Supervisor: Service {
             guard let id = workerByExitKey.removeValue(forKey: key), let process = processes.removeValue(forKey: id)
             else { return }
             workerByPID[process.pid] = nil
-            if let fd = process.listenFD { close(fd) }
             probes[id] = nil
             for reporter in inFlightByReporter.keys { inFlightByReporter[reporter]?[id] = nil }
             perform(machine.workerExited(id, status, now: now))

@@ -6,8 +6,6 @@ import Glibc
 struct WorkerProcess {
     var pid: Int32
     var pidfd: Int32
-    /// The listening socket clusterd made for a `listen-fds` worker; kept open for the worker's life.
-    var listenFD: Int32?
     var stdoutFD: Int32
     var stderrFD: Int32
 }
@@ -63,13 +61,13 @@ struct WorkerSpawn {
             for fd in childEnds { close(fd) }
         }
         func abandon() {
-            if let listenFD { close(listenFD) }
             for fd in readEnds { close(fd) }
         }
         for _ in 0..<2 {
             var ends: [Int32] = [-1, -1]
             guard cspawn_pipe(&ends) == 0 else {
                 let error = SystemError("pipe2")
+                if let listenFD { close(listenFD) }
                 abandon()
                 return .failure(.failed("\(error)"))
             }
@@ -89,6 +87,9 @@ struct WorkerSpawn {
             standardIO: (devNull, childEnds[0], childEnds[1]),
             passing: listenFD.map { [$0] } ?? []
         )
+        // The worker holds the only copy of its listening socket: when it dies the socket goes with it, and a
+        // router connecting meanwhile is refused (and routes elsewhere) instead of queueing on a dead socket.
+        if let listenFD { close(listenFD) }
         guard case .success(let child) = spawned else {
             abandon()
             if case .failure(let failure) = spawned {
@@ -100,7 +101,6 @@ struct WorkerSpawn {
             WorkerProcess(
                 pid: child.pid,
                 pidfd: child.pidfd,
-                listenFD: listenFD,
                 stdoutFD: readEnds[0],
                 stderrFD: readEnds[1]
             )

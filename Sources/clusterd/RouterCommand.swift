@@ -28,11 +28,7 @@ extension Clusterd {
 
         func run() async throws {
             signal(SIGPIPE, SIG_IGN)
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = LogLevelSetting.fromEnvironment()
-                return handler
-            }
+            LogLevelSetting.bootstrap()
             let logger = Logger(label: "clusterd.router")
             var listeners = SocketActivation.adoptedListeners().map { ProxyListener.socket(descriptor: $0) }
             if listeners.isEmpty {

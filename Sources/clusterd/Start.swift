@@ -30,11 +30,7 @@ extension Clusterd {
 
         func run() async throws {
             signal(SIGPIPE, SIG_IGN)
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = LogLevelSetting.fromEnvironment()
-                return handler
-            }
+            LogLevelSetting.bootstrap()
             let logger = Logger(label: "clusterd")
             let listenOverride = try listen.map { text in
                 guard let address = ListenAddress(parsing: text) else {

@@ -7,6 +7,15 @@ func printToStandardError(_ text: String) {
 }
 
 enum LogLevelSetting {
+    /// Log lines to stderr at the level from the environment (systemd's journal takes stderr too).
+    static func bootstrap() {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = fromEnvironment()
+            return handler
+        }
+    }
+
     /// `CLUSTERD_LOG_LEVEL` (trace, debug, info, notice, warning, error, critical); info by default.
     static func fromEnvironment() -> Logger.Level {
         guard let value = getenv("CLUSTERD_LOG_LEVEL") else { return .info }
