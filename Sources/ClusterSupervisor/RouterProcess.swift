@@ -92,7 +92,8 @@ public struct RouterProcess: Service {
         }
         environment["LISTEN_FDS"] = String(listeners.count)
         environment["LISTEN_FDNAMES"] = Array(repeating: "http", count: listeners.count).joined(separator: ":")
-        environment["NOTIFY_SOCKET"] = nil
+        // systemd's notify socket and watchdog are clusterd's own, not the router's.
+        for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { environment[name] = nil }
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer { close(devNull) }
         return ChildProcess.spawn(

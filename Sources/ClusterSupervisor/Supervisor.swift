@@ -20,6 +20,10 @@ public actor Supervisor: Service {
         public var tenantsFile: String?
         /// Applied to every configuration read from the file (command-line overrides such as `--listen`).
         public var overrides: @Sendable (inout ClusterConfiguration) -> Void
+        /// Tells systemd how clusterd is doing (a no-op outside systemd).
+        public var notifier: ServiceNotifier
+        /// READY=1 waits for the router (`clusterd router`, subscribed on the control channel) when true.
+        public var awaitsRouter: Bool
         /// NOTIFY_SOCKET for workers; `@name` is the abstract namespace.
         public var notifySocketPath: String
         public var restartPolicy: RestartPolicy
@@ -29,12 +33,16 @@ public actor Supervisor: Service {
         public init(
             tenantsFile: String? = nil,
             overrides: @escaping @Sendable (inout ClusterConfiguration) -> Void = { _ in },
+            notifier: ServiceNotifier = ServiceNotifier(),
+            awaitsRouter: Bool = false,
             notifySocketPath: String? = nil,
             restartPolicy: RestartPolicy = .standard,
             probeInterval: (initial: Duration, maximum: Duration) = (.milliseconds(5), .milliseconds(200))
         ) {
             self.tenantsFile = tenantsFile
             self.overrides = overrides
+            self.notifier = notifier
+            self.awaitsRouter = awaitsRouter
             self.notifySocketPath = notifySocketPath ?? Self.uniqueNotifySocketPath()
             self.restartPolicy = restartPolicy
             self.probeInterval = probeInterval
@@ -49,6 +57,9 @@ public actor Supervisor: Service {
         case reactor(Reactor.Event)
         case shutdownRequested
         case activationCancelled(ActivationID, tenant: String)
+        /// Every second: systemd's STATUS= and, at its interval, WATCHDOG=1 — sent from this loop, so a wedged
+        /// supervisor stops feeding the watchdog.
+        case tick
     }
 
     private var machine: ClusterStateMachine
@@ -73,6 +84,9 @@ public actor Supervisor: Service {
     private var subscribers: [Int: Subscription] = [:]
     private var nextObserver = 0
     private var finished = false
+    private var controlListening = false
+    private var routerSubscribed = false
+    private var announcedReady = false
 
     public init(configuration: ClusterConfiguration, options: Options = Options(), logger: Logger) throws {
         self.machine = ClusterStateMachine(configuration: configuration, policy: options.restartPolicy)
@@ -136,13 +150,22 @@ public actor Supervisor: Service {
         restoreScales()
         perform(machine.timeElapsed(now: Instant.now()))
         let continuation = inputContinuation
-        await withGracefulShutdownHandler {
-            for await input in inputs {
-                handle(input)
-                if finished { break }
+        await withTaskGroup(of: Void.self) { group in
+            if options.notifier.isActive {
+                let period = min(.seconds(1), options.notifier.watchdogInterval ?? .seconds(1))
+                group.addTask {
+                    while (try? await Task.sleep(for: period)) != nil { continuation.yield(.tick) }
+                }
             }
-        } onGracefulShutdown: {
-            continuation.yield(.shutdownRequested)
+            await withGracefulShutdownHandler {
+                for await input in inputs {
+                    handle(input)
+                    if finished { break }
+                }
+            } onGracefulShutdown: {
+                continuation.yield(.shutdownRequested)
+            }
+            group.cancelAll()
         }
     }
 
@@ -252,6 +275,8 @@ public actor Supervisor: Service {
         guard let path = options.tenantsFile else {
             return .failure(ReloadFailure(message: "clusterd was not started from a tenants file", details: []))
         }
+        options.notifier.reloading()
+        defer { options.notifier.ready(status: statusLine()) }
         switch TenantsFile.load(path: path) {
         case .success(var configuration):
             options.overrides(&configuration)
@@ -272,6 +297,36 @@ public actor Supervisor: Service {
 
     public func status() -> ClusterStatus {
         machine.status(now: Instant.now())
+    }
+
+    /// The control channel accepts connections.
+    public func controlChannelListening() {
+        controlListening = true
+        announceReadyIfServing()
+    }
+
+    /// A control client subscribed; `client` is the name it gave in `hello` (the router says `clusterd-router`).
+    public func subscriberConnected(client: String?) {
+        if client == "clusterd-router" {
+            routerSubscribed = true
+            announceReadyIfServing()
+        }
+    }
+
+    /// READY=1 once the control channel listens and the router (if any) has the routing table.
+    private func announceReadyIfServing() {
+        guard !announcedReady, controlListening, routerSubscribed || !options.awaitsRouter else { return }
+        announcedReady = true
+        options.notifier.ready(status: statusLine())
+        logger.info("serving", metadata: ["status": "\(statusLine())"])
+    }
+
+    /// "3 tenants, 2 workers ready, 0 failed": systemd's STATUS=.
+    private func statusLine() -> String {
+        let status = machine.status(now: Instant.now())
+        let ready = status.tenants.reduce(0) { $0 + $1.workers.count { $0.state == "ready" } }
+        let failed = status.tenants.count { $0.state == "failed" }
+        return "\(status.tenants.count) tenants, \(ready) workers ready, \(failed) failed"
     }
 
     /// Routing and status for control-channel clients; nil for an unknown tenant.
@@ -309,7 +364,11 @@ public actor Supervisor: Service {
         switch input {
         case .shutdownRequested:
             logger.info("shutting down: draining and stopping every worker")
+            options.notifier.stopping()
             perform(machine.shutdownRequested(now: now))
+        case .tick:
+            options.notifier.status(statusLine())
+            if options.notifier.watchdogInterval != nil { options.notifier.watchdog() }
         case .activationCancelled(let id, let tenant):
             if let waiter = waiters.removeValue(forKey: id) {
                 machine.activationCancelled(id, tenant: tenant)
@@ -592,6 +651,7 @@ public struct SupervisorError: Error, CustomStringConvertible {
         public static let reactor = Code(rawValue: "reactor")
         public static let listen = Code(rawValue: "listen")
         public static let router = Code(rawValue: "router")
+        public static let socketActivation = Code(rawValue: "socket-activation")
         public var description: String { rawValue }
     }
 

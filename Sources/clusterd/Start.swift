@@ -45,12 +45,27 @@ extension Clusterd {
             }
             var configuration = try loadConfiguration()
             overrides(&configuration)
+            // Sockets from systemd (socket activation): `http` for the router, `control` for the control channel.
+            let activated: ActivatedSockets
+            do {
+                activated = try ActivatedSockets.take()
+            } catch {
+                printToStandardError("clusterd: \(error)")
+                throw ExitCode(1)
+            }
+            for other in activated.others {
+                logger.warning(
+                    "ignoring a socket systemd passed under an unknown name",
+                    metadata: ["name": "\(other.name)"]
+                )
+                close(other.fd)
+            }
 
             let supervisor: Supervisor
             do {
                 supervisor = try Supervisor(
                     configuration: configuration,
-                    options: .init(tenantsFile: tenants, overrides: overrides),
+                    options: .init(tenantsFile: tenants, overrides: overrides, awaitsRouter: !noRouter),
                     logger: logger
                 )
             } catch {
@@ -59,6 +74,7 @@ extension Clusterd {
             }
             let controlServer = ControlServer(
                 path: configuration.controlSocket,
+                adoptedSocket: activated.control,
                 supervisor: supervisor,
                 controlGroup: configuration.controlGroup,
                 logger: logger
@@ -68,7 +84,9 @@ extension Clusterd {
                 .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup),
             ]
             if !noRouter {
-                services.append(.init(service: try routerProcess(configuration, logger: logger)))
+                services.append(
+                    .init(service: try routerProcess(configuration, activated: activated.http, logger: logger))
+                )
             }
             services.append(.init(service: ReloadOnHangup(supervisor: supervisor)))
             // Graceful shutdown runs in reverse: SIGHUP handling ends, the router finishes its in-flight
@@ -88,18 +106,30 @@ extension Clusterd {
             }
         }
 
-        /// The router child, with the public listeners bound here so they outlive router restarts.
-        private func routerProcess(_ configuration: ClusterConfiguration, logger: Logger) throws -> RouterProcess {
-            let listeners: [Int32]
-            do {
-                listeners = try PublicListeners.bind(configuration.listen)
-            } catch {
-                printToStandardError("clusterd: \(error)")
-                throw ExitCode(1)
-            }
-            for (address, fd) in zip(configuration.listen, listeners) {
-                let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
-                logger.info("router listening", metadata: ["address": "\(address.host):\(port)"])
+        /// The router child, with the public listeners held here (from systemd, or bound from the configuration)
+        /// so they outlive router restarts.
+        private func routerProcess(
+            _ configuration: ClusterConfiguration,
+            activated: [Int32],
+            logger: Logger
+        ) throws -> RouterProcess {
+            var listeners = activated
+            if listeners.isEmpty {
+                do {
+                    listeners = try PublicListeners.bind(configuration.listen)
+                } catch {
+                    printToStandardError("clusterd: \(error)")
+                    throw ExitCode(1)
+                }
+                for (address, fd) in zip(configuration.listen, listeners) {
+                    let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
+                    logger.info("router listening", metadata: ["address": "\(address.host):\(port)"])
+                }
+            } else {
+                for fd in listeners {
+                    let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
+                    logger.info("router listening on a socket from systemd", metadata: ["port": "\(port)"])
+                }
             }
             return RouterProcess(
                 executable: ownExecutable(),

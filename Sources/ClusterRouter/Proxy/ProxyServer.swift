@@ -135,9 +135,11 @@ public final class ProxyServer: Service, Sendable {
         case .address(let address):
             return try await bootstrap.bind(host: address.host, port: address.port).get()
         case .socket(let descriptor):
+            // NIO re-listens with a backlog of 128 when adopting: restore the socket's own (systemd's Backlog=),
+            // read before adoption, or the configured deep queue when it cannot be read.
+            let backlog = AdoptedSocket.backlog(of: descriptor) ?? self.configuration.listenBacklog
             let channel = try await bootstrap.withBoundSocket(descriptor).get()
-            // NIO re-listens with a backlog of 128 when adopting; restore the deep queue.
-            if Glibc.listen(descriptor, self.configuration.listenBacklog) != 0 {
+            if Glibc.listen(descriptor, backlog) != 0 {
                 self.logger.warning(
                     "could not restore the listen backlog of an adopted socket",
                     metadata: ["fd": "\(descriptor)", "errno": "\(errno)"]
@@ -212,5 +214,19 @@ public final class ProxyServer: Service, Sendable {
         if draining {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
+    }
+}
+
+/// What an adopted listening socket was set up with.
+enum AdoptedSocket {
+    /// The accept-queue length a TCP socket listens with (Linux reports it in `tcpi_sacked` of TCP_INFO for a
+    /// listening socket); nil for other sockets.
+    static func backlog(of descriptor: CInt) -> Int32? {
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        guard getsockopt(descriptor, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0,
+            info.tcpi_state == 10  // TCP_LISTEN
+        else { return nil }
+        return Int32(clamping: info.tcpi_sacked)
     }
 }

@@ -15,6 +15,9 @@ public struct ControlServer: Service {
     public static let connectionLimit = 256
 
     let path: String
+    /// A listening socket systemd passed (socket activation); then `path` is only for messages, and the
+    /// socket file is systemd's: neither created, nor chmod-ed, nor removed here.
+    let adoptedSocket: Int32?
     let supervisor: Supervisor
     let access: ControlAccess
     let logger: Logger
@@ -22,12 +25,14 @@ public struct ControlServer: Service {
 
     public init(
         path: String,
+        adoptedSocket: Int32? = nil,
         supervisor: Supervisor,
         controlGroup: String?,
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.path = path
+        self.adoptedSocket = adoptedSocket
         self.supervisor = supervisor
         self.access = ControlAccess(groupName: controlGroup)
         self.logger = logger
@@ -38,20 +43,33 @@ public struct ControlServer: Service {
         if let group = access.groupName, access.groupID == nil {
             throw ControlServerError("cluster.control_group \"\(group)\" is not a group on this host")
         }
-        try ControlSocketFile.prepare(path)
-        let server = try await ServerBootstrap(group: eventLoopGroup)
+        let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             // A client may send its requests and shut its side down (printf … | socat): it still gets its replies.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(unixDomainSocketPath: path) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder()))
-                    return try NIOAsyncChannel<ControlLine, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ControlLine, ByteBuffer>> = {
+            channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder()))
+                return try NIOAsyncChannel<ControlLine, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
-        defer { unlink(path) }
-        try ControlSocketFile.secure(path, groupID: access.groupID)
-        logger.info("control channel listening", metadata: ["socket": "\(path)"])
+        }
+        let server: NIOAsyncChannel<NIOAsyncChannel<ControlLine, ByteBuffer>, Never>
+        if let adoptedSocket {
+            server = try await bootstrap.bind(adoptedSocket, childChannelInitializer: initializer)
+            // NIO re-listens with 128 when adopting; systemd's default Backlog= is SOMAXCONN.
+            listen(adoptedSocket, SOMAXCONN)
+        } else {
+            try ControlSocketFile.prepare(path)
+            server = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
+            try ControlSocketFile.secure(path, groupID: access.groupID)
+        }
+        defer { if adoptedSocket == nil { unlink(path) } }
+        logger.info(
+            "control channel listening",
+            metadata: ["socket": "\(path)", "from": "\(adoptedSocket == nil ? "config" : "systemd")"]
+        )
+        await supervisor.controlChannelListening()
 
         let open = ConnectionCount()
         var accepted = 0

@@ -28,6 +28,7 @@ struct ControlSession {
                 defer { helloTimer.cancel() }
                 try await withThrowingDiscardingTaskGroup { tasks in
                     var subscription: Subscription?
+                    var clientName: String?
                     for try await item in inbound {
                         guard case .line(let buffer) = item else {
                             let error = ControlError(
@@ -59,6 +60,7 @@ struct ControlSession {
                                 return
                             }
                             greeted.done = true
+                            clientName = client
                             logger.debug(
                                 "control client",
                                 metadata: ["client": "\(client ?? "?")", "version": "\(version)"]
@@ -87,6 +89,7 @@ struct ControlSession {
                             }
                             let (snapshot, newSubscription) = await supervisor.subscribe()
                             subscription = newSubscription
+                            await supervisor.subscriberConnected(client: clientName)
                             try await outbound.write(
                                 ByteBuffer(bytes: ControlCodec.reply(id: id, SubscribeReply(snapshot: snapshot)))
                             )

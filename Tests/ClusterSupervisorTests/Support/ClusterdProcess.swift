@@ -15,17 +15,23 @@ final class ClusterdProcess {
 
     /// `tenants` is TOML for the [defaults]/[tenant.*] tables; [cluster] is written here. With `router`, clusterd
     /// runs its router on 127.0.0.1 on a free port (``routerPort``); `routerArguments` go to `clusterd start`.
+    /// `launcher` runs before clusterd (e.g. a socket-activation wrapper ending in `--`); `environment` is added to
+    /// clusterd's. A socket-activated router's port is the caller's to know.
     init(
         tenants: String,
         maxWorkers: Int = 64,
         extraCluster: String = "",
         router: Bool = false,
-        routerArguments: [String] = []
+        routerArguments: [String] = [],
+        launcher: [String] = [],
+        environment: [String: String] = [:],
+        socketPath: String? = nil
     ) throws {
         directory = Paths.temporaryDirectory("clusterd")
         chmod(directory, 0o755)
         configPath = directory + "/tenants.conf"
-        socketPath = directory + "/control.sock"
+        self.socketPath = socketPath ?? directory + "/control.sock"
+        let socketPath = self.socketPath
         logPath = directory + "/clusterd.log"
         let ports = PortBlocks.take()
         let config = """
@@ -41,10 +47,15 @@ final class ClusterdProcess {
             """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Paths.clusterd)
-        process.arguments =
+        let clusterdArguments =
             ["start", "--tenants", configPath]
-            + (router ? ["--listen", "127.0.0.1:0"] + routerArguments : ["--no-router"])
+            + (router ? (launcher.isEmpty ? ["--listen", "127.0.0.1:0"] : []) + routerArguments : ["--no-router"])
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? Paths.clusterd)
+        process.arguments =
+            launcher.isEmpty ? clusterdArguments : Array(launcher.dropFirst()) + [Paths.clusterd] + clusterdArguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = logFile
         process.standardError = logFile
@@ -52,7 +63,7 @@ final class ClusterdProcess {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             if let client = ControlTestClient(path: socketPath), client.hello() {
-                guard router else { return }
+                guard router, launcher.isEmpty else { return }
                 if let port = Self.routerPort(in: log()) {
                     routerPort = port
                     return
