@@ -28,7 +28,7 @@ extension Clusterd {
 
         func run() async throws {
             signal(SIGPIPE, SIG_IGN)
-            LogLevelSetting.bootstrap()
+            LogLevelSetting.bootstrap(identifier: "clusterd-router")
             let logger = Logger(label: "clusterd.router")
             var listeners = SocketActivation.adoptedListeners().map { ProxyListener.socket(descriptor: $0) }
             if listeners.isEmpty {

@@ -3,6 +3,10 @@
 
 #include <sys/types.h>
 #include <systemd/sd-daemon.h>
+// clusterd sends its own CODE_FILE/CODE_LINE/CODE_FUNC: keep sd_journal_sendv the plain function, not the macro
+// that would add the C caller's location.
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 
 /// Opens the datagram socket workers send `sd_notify` messages to (NOTIFY_SOCKET), bound at `path`
 /// (a leading '@' means the abstract namespace), with SO_PASSCRED so each message carries its sender's pid.
