@@ -68,6 +68,7 @@ public enum ControlCodec {
 
     public static let operations = [
         "hello", "status", "scale", "start", "stop", "restart", "drain", "reload", "activate", "activity", "subscribe",
+        "upgrade",
     ]
 
     private static func parseOperation(
@@ -125,6 +126,7 @@ public enum ControlCodec {
         case "drain": return tenantOperation { .drain(tenant: $0) }
         case "reload": return .success(.reload)
         case "subscribe": return .success(.subscribe)
+        case "upgrade": return .success(.upgrade)
         case "activate":
             let additional: Bool
             switch object["additional"] {

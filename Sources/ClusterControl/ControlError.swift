@@ -22,6 +22,7 @@ public struct ControlError: Error, Sendable, Hashable, Codable, CustomStringConv
         public static let invalidConfiguration = Code(rawValue: "invalid-configuration")
         public static let shuttingDown = Code(rawValue: "shutting-down")
         public static let internalError = Code(rawValue: "internal")
+        public static let upgradeFailed = Code(rawValue: "upgrade-failed")
         // Activation
         public static let startFailed = Code(rawValue: "start-failed")
         public static let startTimeout = Code(rawValue: "start-timeout")

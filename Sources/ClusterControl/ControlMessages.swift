@@ -5,11 +5,26 @@ public struct HelloReply: Sendable, Hashable, Codable {
     public var version: Int
     public var server: String
     public var pid: Int32
+    /// In-place upgrades this clusterd process has been through.
+    public var upgrades: Int?
+    /// How the last one went: `upgraded`, or `rolled back: …`.
+    public var lastUpgrade: String?
 
-    public init(version: Int, server: String = "clusterd", pid: Int32) {
+    public init(version: Int, server: String = "clusterd", pid: Int32, upgrades: Int? = nil, lastUpgrade: String? = nil)
+    {
         self.version = version
         self.server = server
         self.pid = pid
+        self.upgrades = upgrades
+        self.lastUpgrade = lastUpgrade
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case server
+        case pid
+        case upgrades
+        case lastUpgrade = "last_upgrade"
     }
 }
 

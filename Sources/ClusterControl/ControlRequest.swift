@@ -58,6 +58,8 @@ public enum ControlOperation: Sendable, Equatable {
     case activity([WorkerActivity])
     /// A snapshot now, then events until the connection closes.
     case subscribe
+    /// Re-execute clusterd in place (same pid, workers kept); the connection closes as it happens.
+    case upgrade
 
     /// The `op` string of the request.
     public var name: String {
@@ -73,6 +75,7 @@ public enum ControlOperation: Sendable, Equatable {
         case .activate: "activate"
         case .activity: "activity"
         case .subscribe: "subscribe"
+        case .upgrade: "upgrade"
         }
     }
 }

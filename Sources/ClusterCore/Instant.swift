@@ -2,7 +2,7 @@
 ///
 /// The core never reads a clock: the shell passes `now` into every event (from `CLOCK_MONOTONIC`),
 /// and tests pass whatever instants they like.
-public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
+public struct Instant: Comparable, Hashable, Sendable, Codable, CustomStringConvertible {
     public var nanoseconds: Int64
 
     public init(nanoseconds: Int64) {

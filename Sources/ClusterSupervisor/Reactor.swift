@@ -80,6 +80,18 @@ final class Reactor: Sendable {
         thread.withLock { $0 = handle }
     }
 
+    /// Stops and joins the thread, leaving every registration (and fd) as it is: before handing them over in an
+    /// upgrade. `start()` resumes.
+    func pause() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        if let handle = thread.withLock({ $0.take() }) {
+            pthread_join(handle, nil)
+        }
+        stopping.store(false, ordering: .sequentiallyConsistent)
+    }
+
     /// Stops and joins the thread, then closes every fd still registered (not the notify socket's,
     /// which belongs to the caller).
     func stop() {

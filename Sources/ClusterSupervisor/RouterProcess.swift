@@ -3,6 +3,7 @@ import ClusterCore
 import Glibc
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `clusterd start`'s router: `clusterd router` as a supervised child that talks to clusterd over the control
 /// channel like any external router. clusterd holds the public listening sockets and passes them as fds 3…
@@ -12,34 +13,56 @@ import ServiceLifecycle
 public struct RouterProcess: Service {
     let executable: String
     let arguments: [String]
-    let listeners: [Int32]
+    /// The public listeners, passed to every router started.
+    public let listeners: [Int32]
     let stopTimeout: Duration
     let logger: Logger
+    /// A router already running (handed over by an in-place upgrade): waited for before any is started.
+    let adopted: Int32?
+    /// The router running now, for an upgrade to hand over.
+    public let current = RouterPID()
 
     /// `arguments` follow the executable (e.g. `router --control-socket …`); `listeners` are passed as fds 3….
-    public init(executable: String, arguments: [String], listeners: [Int32], stopTimeout: Duration, logger: Logger) {
+    public init(
+        executable: String,
+        arguments: [String],
+        listeners: [Int32],
+        stopTimeout: Duration,
+        logger: Logger,
+        adopting adopted: Int32? = nil
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.listeners = listeners
         self.stopTimeout = stopTimeout
         self.logger = logger
+        self.adopted = adopted
     }
 
     public func run() async throws {
         let policy = RestartPolicy.standard
         var failures = 0
+        var adopting = adopted
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let child: cspawn_child
-            switch spawn() {
-            case .success(let spawned): child = spawned
-            case .failure(let failure):
-                throw SupervisorError(
-                    .router,
-                    "cannot start the router (\(executable))",
-                    cause: SystemError("spawn stage \(failure.stage.rawValue)", errno: failure.error)
-                )
+            if let pid = adopting, case let pidfd = cspawn_pidfd_open(pid), pidfd >= 0 {
+                child = cspawn_child(pid: pid, pidfd: pidfd)
+                logger.info("router adopted", metadata: ["pid": "\(pid)"])
+            } else {
+                switch spawn() {
+                case .success(let spawned): child = spawned
+                case .failure(let failure):
+                    throw SupervisorError(
+                        .router,
+                        "cannot start the router (\(executable))",
+                        cause: SystemError("spawn stage \(failure.stage.rawValue)", errno: failure.error)
+                    )
+                }
+                logger.info("router started", metadata: ["pid": "\(child.pid)"])
             }
-            logger.info("router started", metadata: ["pid": "\(child.pid)"])
+            adopting = nil
+            current.value.store(child.pid, ordering: .relaxed)
+            defer { current.value.store(0, ordering: .relaxed) }
             let started = ContinuousClock.now
             let status = await stopOnGracefulShutdown(child)
             close(child.pidfd)
@@ -104,5 +127,15 @@ public struct RouterProcess: Service {
             standardIO: (devNull, STDOUT_FILENO, STDERR_FILENO),
             passing: listeners
         )
+    }
+}
+
+/// The pid of the router running now (0 when none).
+public final class RouterPID: Sendable {
+    let value = Atomic<Int32>(0)
+
+    public var pid: Int32? {
+        let pid = value.load(ordering: .relaxed)
+        return pid > 0 ? pid : nil
     }
 }

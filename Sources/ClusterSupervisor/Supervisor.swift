@@ -24,6 +24,10 @@ public actor Supervisor: Service {
         public var notifier: ServiceNotifier
         /// READY=1 waits for the router (`clusterd router`, subscribed on the control channel) when true.
         public var awaitsRouter: Bool
+        /// What an in-place upgrade needs besides the supervisor's own state; nil: upgrades are refused.
+        public var upgrade: UpgradeContext?
+        /// Set when this process was started by an upgrade: the state to take over.
+        public var handover: Handover?
         /// NOTIFY_SOCKET for workers; `@name` is the abstract namespace.
         public var notifySocketPath: String
         public var restartPolicy: RestartPolicy
@@ -35,6 +39,8 @@ public actor Supervisor: Service {
             overrides: @escaping @Sendable (inout ClusterConfiguration) -> Void = { _ in },
             notifier: ServiceNotifier = ServiceNotifier(),
             awaitsRouter: Bool = false,
+            upgrade: UpgradeContext? = nil,
+            handover: Handover? = nil,
             notifySocketPath: String? = nil,
             restartPolicy: RestartPolicy = .standard,
             probeInterval: (initial: Duration, maximum: Duration) = (.milliseconds(5), .milliseconds(200))
@@ -43,7 +49,9 @@ public actor Supervisor: Service {
             self.overrides = overrides
             self.notifier = notifier
             self.awaitsRouter = awaitsRouter
-            self.notifySocketPath = notifySocketPath ?? Self.uniqueNotifySocketPath()
+            self.upgrade = upgrade
+            self.handover = handover
+            self.notifySocketPath = handover?.notifySocketPath ?? notifySocketPath ?? Self.uniqueNotifySocketPath()
             self.restartPolicy = restartPolicy
             self.probeInterval = probeInterval
         }
@@ -92,7 +100,7 @@ public actor Supervisor: Service {
         self.machine = ClusterStateMachine(configuration: configuration, policy: options.restartPolicy)
         self.options = options
         self.logger = logger
-        let fd = csd_notify_server_open(options.notifySocketPath)
+        let fd = options.handover?.notifyFD ?? csd_notify_server_open(options.notifySocketPath)
         guard fd >= 0 else {
             throw SupervisorError(
                 .notifySocket,
@@ -125,6 +133,44 @@ public actor Supervisor: Service {
         }
     }
 
+    /// The workers an upgrade handed over: watched again (exit, output), then given to the machine.
+    private func takeOver(_ handover: Handover) {
+        var adopted: [AdoptedWorker] = []
+        for handed in handover.workers {
+            let worker = handed.worker
+            let pidfd = cspawn_pidfd_open(worker.pid)
+            guard pidfd >= 0 else {
+                logger.warning("a handed-over worker is gone", metadata: metadata(worker.id, ["pid": "\(worker.pid)"]))
+                close(handed.stdoutFD)
+                close(handed.stderrFD)
+                continue
+            }
+            processes[worker.id] = WorkerProcess(
+                pid: worker.pid,
+                pidfd: pidfd,
+                stdoutFD: handed.stdoutFD,
+                stderrFD: handed.stderrFD
+            )
+            workerByPID[worker.pid] = worker.id
+            workerByExitKey[reactor.watchProcess(pid: worker.pid, pidfd: pidfd)] = worker.id
+            watchOutput(of: worker.id, stdout: handed.stdoutFD, stderr: handed.stderrFD)
+            adopted.append(worker)
+        }
+        let (actions, unknown) = machine.workersAdopted(adopted, nextSerials: handover.nextSerials, now: Instant.now())
+        perform(actions)
+        for stray in unknown {
+            logger.notice(
+                "stopping a handed-over worker of a tenant no longer configured",
+                metadata: metadata(stray.id)
+            )
+            kill(-stray.pid, SIGTERM)
+        }
+        logger.notice(
+            "took over after an upgrade",
+            metadata: ["workers": "\(adopted.count)", "outcome": "\(handover.outcome ?? "upgraded")"]
+        )
+    }
+
     // MARK: - Service
 
     /// Supervises until shutdown completes (every worker gone).
@@ -147,6 +193,7 @@ public actor Supervisor: Service {
                 "notify_socket": "\(options.notifySocketPath)",
             ]
         )
+        if let handover = options.handover { takeOver(handover) }
         restoreScales()
         perform(machine.timeElapsed(now: Instant.now()))
         let continuation = inputContinuation
@@ -293,6 +340,48 @@ public actor Supervisor: Service {
                 )
             )
         }
+    }
+
+    /// Re-executes clusterd in place (the binary at `UpgradeContext.executable`, same pid): workers, listeners,
+    /// the control socket and the router are handed over, so no worker restarts and no request fails. The new
+    /// binary must first pass `clusterd check` on the tenants file. Returns only when the upgrade did not
+    /// happen; then clusterd keeps running as it was.
+    public func upgrade() async -> SupervisorError {
+        guard let context = options.upgrade else {
+            return SupervisorError(.upgrade, "this clusterd cannot upgrade in place (started without a tenants file)")
+        }
+        if let problem = await context.preflight() { return problem }
+        logger.notice("upgrading in place", metadata: ["executable": "\(context.executable)"])
+        options.notifier.reloading()
+        reactor.pause()
+        let handover = Handover(
+            notifySocketPath: options.notifySocketPath,
+            notifyFD: notifyFD,
+            controlSocketFD: context.controlSocketFD,
+            controlSocketOwned: context.controlSocketOwned,
+            routerListenerFDs: context.routerListenerFDs,
+            routerPID: context.routerPID(),
+            workers: machine.workersToHandOver.compactMap { worker in
+                processes[worker.id].map {
+                    Handover.HandedWorker(worker: worker, stdoutFD: $0.stdoutFD, stderrFD: $0.stderrFD)
+                }
+            },
+            nextSerials: machine.nextSerials,
+            fallbackExecutableFD: context.fallbackExecutableFD,
+            arguments: context.arguments,
+            handovers: (options.handover?.handovers ?? 0) + 1,
+            outcome: nil
+        )
+        let failure = handover.exec(context.executable)
+        reactor.start()
+        options.notifier.ready(status: statusLine())
+        logger.error("upgrade failed; still running", metadata: ["error": "\(failure)"])
+        return failure
+    }
+
+    /// How many in-place upgrades this process has been through, and how the last one went.
+    public var upgradeHistory: (handovers: Int, outcome: String?) {
+        (options.handover?.handovers ?? 0, options.handover.map { $0.outcome ?? "upgraded" })
     }
 
     public func status() -> ClusterStatus {
@@ -497,16 +586,21 @@ public actor Supervisor: Service {
             processes[launch.worker] = process
             workerByPID[process.pid] = launch.worker
             workerByExitKey[reactor.watchProcess(pid: process.pid, pidfd: process.pidfd)] = launch.worker
-            var workerLogger = logger
-            workerLogger[metadataKey: "tenant"] = "\(launch.worker.tenant)"
-            workerLogger[metadataKey: "worker"] = "\(launch.worker)"
-            reactor.captureOutput(fd: process.stdoutFD, logger: workerLogger, level: .info)
-            reactor.captureOutput(fd: process.stderrFD, logger: workerLogger, level: .notice)
+            watchOutput(of: launch.worker, stdout: process.stdoutFD, stderr: process.stderrFD)
             if launch.readiness == .tcp {
                 probes[launch.worker] = ReadinessProbe(port: launch.port, interval: options.probeInterval, now: now)
             }
             return machine.workerLaunched(launch.worker, pid: process.pid, now: now)
         }
+    }
+
+    /// Worker output into the log, tagged with tenant and worker: stdout at info, stderr at notice.
+    private func watchOutput(of id: WorkerID, stdout: Int32, stderr: Int32) {
+        var workerLogger = logger
+        workerLogger[metadataKey: "tenant"] = "\(id.tenant)"
+        workerLogger[metadataKey: "worker"] = "\(id)"
+        reactor.captureOutput(fd: stdout, logger: workerLogger, level: .info)
+        reactor.captureOutput(fd: stderr, logger: workerLogger, level: .notice)
     }
 
     /// Signals the worker's whole process group (it is the group leader).
@@ -652,6 +746,7 @@ public struct SupervisorError: Error, CustomStringConvertible {
         public static let listen = Code(rawValue: "listen")
         public static let router = Code(rawValue: "router")
         public static let socketActivation = Code(rawValue: "socket-activation")
+        public static let upgrade = Code(rawValue: "upgrade")
         public var description: String { rawValue }
     }
 

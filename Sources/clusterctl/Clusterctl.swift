@@ -10,7 +10,7 @@ struct Clusterctl: ParsableCommand {
         discussion: exitStatusDiscussion,
         subcommands: [
             StatusCommand.self, ScaleCommand.self, StartCommand.self, StopCommand.self, RestartCommand.self,
-            DrainCommand.self, ReloadCommand.self,
+            DrainCommand.self, ReloadCommand.self, UpgradeCommand.self,
         ]
     )
 

@@ -30,7 +30,7 @@ extension Clusterd {
 
         func run() async throws {
             signal(SIGPIPE, SIG_IGN)
-            LogLevelSetting.bootstrap()
+            LogLevelSetting.bootstrap(identifier: "clusterd")
             let logger = Logger(label: "clusterd")
             let listenOverride = try listen.map { text in
                 guard let address = ListenAddress(parsing: text) else {
@@ -43,38 +43,82 @@ extension Clusterd {
                 if let listenOverride { configuration.listen = [listenOverride] }
                 if let controlSocketOverride { configuration.controlSocket = controlSocketOverride }
             }
-            var configuration = try loadConfiguration()
-            overrides(&configuration)
-            // Sockets from systemd (socket activation): `http` for the router, `control` for the control channel.
-            let activated: ActivatedSockets
+            // After an in-place upgrade: the previous image's state, workers and sockets.
+            let handover: Handover?
             do {
-                activated = try ActivatedSockets.take()
+                handover = try Handover.take()
             } catch {
                 printToStandardError("clusterd: \(error)")
                 throw ExitCode(1)
             }
-            for other in activated.others {
-                logger.warning(
-                    "ignoring a socket systemd passed under an unknown name",
-                    metadata: ["name": "\(other.name)"]
-                )
-                close(other.fd)
+            var configuration: ClusterConfiguration
+            switch TenantsFile.load(path: tenants) {
+            case .success(let loaded): configuration = loaded
+            case .failure(let error):
+                handover?.fallBack(because: "the tenants file does not load")
+                printToStandardError(error.description)
+                throw ExitCode(1)
             }
+            overrides(&configuration)
+            if let handover {
+                logger.notice("resuming after an upgrade", metadata: ["handovers": "\(handover.handovers)"])
+            }
+
+            let sockets: Sockets
+            do {
+                sockets = try takeSockets(configuration, handover: handover, logger: logger)
+            } catch {
+                handover?.fallBack(because: "\(error)")
+                printToStandardError("clusterd: \(error)")
+                throw ExitCode(1)
+            }
+            let router =
+                noRouter
+                ? nil
+                : RouterProcess(
+                    executable: ownExecutable(),
+                    arguments: ["router", "--control-socket", configuration.controlSocket] + limits.arguments,
+                    listeners: sockets.router,
+                    stopTimeout: (DurationSyntax.parse(limits.drainTimeout) ?? .seconds(30)) + .seconds(5),
+                    logger: logger,
+                    adopting: handover?.routerPID
+                )
+            // This image, kept open: an upgrade that cannot take over comes back to it.
+            let thisImage = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
+            if let handover { close(handover.fallbackExecutableFD) }
+            let upgrade = UpgradeContext(
+                executable: ownExecutable(),
+                arguments: CommandLine.arguments,
+                fallbackExecutableFD: thisImage,
+                tenantsFile: tenants,
+                controlSocketFD: sockets.control,
+                controlSocketOwned: sockets.ownsControlFile,
+                routerListenerFDs: sockets.router,
+                routerPID: { [current = router?.current] in current?.pid }
+            )
 
             let supervisor: Supervisor
             do {
                 supervisor = try Supervisor(
                     configuration: configuration,
-                    options: .init(tenantsFile: tenants, overrides: overrides, awaitsRouter: !noRouter),
+                    options: .init(
+                        tenantsFile: tenants,
+                        overrides: overrides,
+                        awaitsRouter: !noRouter,
+                        upgrade: upgrade,
+                        handover: handover
+                    ),
                     logger: logger
                 )
             } catch {
+                handover?.fallBack(because: "\(error)")
                 printToStandardError("clusterd: \(error)")
                 throw ExitCode(1)
             }
             let controlServer = ControlServer(
                 path: configuration.controlSocket,
-                adoptedSocket: activated.control,
+                socket: sockets.control,
+                ownsFile: sockets.ownsControlFile,
                 supervisor: supervisor,
                 controlGroup: configuration.controlGroup,
                 logger: logger
@@ -83,13 +127,9 @@ extension Clusterd {
                 .init(service: controlServer),
                 .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup),
             ]
-            if !noRouter {
-                services.append(
-                    .init(service: try routerProcess(configuration, activated: activated.http, logger: logger))
-                )
-            }
-            services.append(.init(service: ReloadOnHangup(supervisor: supervisor)))
-            // Graceful shutdown runs in reverse: SIGHUP handling ends, the router finishes its in-flight
+            if let router { services.append(.init(service: router)) }
+            services.append(.init(service: SignalCommands(supervisor: supervisor)))
+            // Graceful shutdown runs in reverse: signal handling ends, the router finishes its in-flight
             // requests, the supervisor drains and stops every worker, the control channel answers until the end.
             let group = ServiceGroup(
                 configuration: .init(
@@ -106,58 +146,72 @@ extension Clusterd {
             }
         }
 
-        /// The router child, with the public listeners held here (from systemd, or bound from the configuration)
-        /// so they outlive router restarts.
-        private func routerProcess(
+        /// The listening sockets clusterd holds: the control channel's and the router's.
+        struct Sockets {
+            var control: Int32
+            /// clusterd made the control socket's file (rather than systemd).
+            var ownsControlFile: Bool
+            var router: [Int32]
+        }
+
+        /// From the previous image (upgrade), from systemd (`control`, `http`), or made here from the configuration.
+        private func takeSockets(
             _ configuration: ClusterConfiguration,
-            activated: [Int32],
+            handover: Handover?,
             logger: Logger
-        ) throws -> RouterProcess {
-            var listeners = activated
-            if listeners.isEmpty {
-                do {
-                    listeners = try PublicListeners.bind(configuration.listen)
-                } catch {
-                    printToStandardError("clusterd: \(error)")
-                    throw ExitCode(1)
-                }
-                for (address, fd) in zip(configuration.listen, listeners) {
+        ) throws -> Sockets {
+            if let handover {
+                return Sockets(
+                    control: handover.controlSocketFD,
+                    ownsControlFile: handover.controlSocketOwned,
+                    router: handover.routerListenerFDs
+                )
+            }
+            let activated = try ActivatedSockets.take()
+            for other in activated.others {
+                logger.warning(
+                    "ignoring a socket systemd passed under an unknown name",
+                    metadata: ["name": "\(other.name)"]
+                )
+                close(other.fd)
+            }
+            var router = activated.http
+            if noRouter {
+                for fd in router { close(fd) }
+                router = []
+            } else if router.isEmpty {
+                router = try PublicListeners.bind(configuration.listen)
+                for (address, fd) in zip(configuration.listen, router) {
                     let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
                     logger.info("router listening", metadata: ["address": "\(address.host):\(port)"])
                 }
             } else {
-                for fd in listeners {
+                for fd in router {
                     let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
                     logger.info("router listening on a socket from systemd", metadata: ["port": "\(port)"])
                 }
             }
-            return RouterProcess(
-                executable: ownExecutable(),
-                arguments: ["router", "--control-socket", configuration.controlSocket] + limits.arguments,
-                listeners: listeners,
-                stopTimeout: (DurationSyntax.parse(limits.drainTimeout) ?? .seconds(30)) + .seconds(5),
-                logger: logger
-            )
-        }
-
-        private func loadConfiguration() throws -> ClusterConfiguration {
-            switch TenantsFile.load(path: tenants) {
-            case .success(let configuration): return configuration
-            case .failure(let error):
-                printToStandardError(error.description)
-                throw ExitCode(1)
+            if let control = activated.control {
+                return Sockets(control: control, ownsControlFile: false, router: router)
             }
+            let control = try ControlSocketFile.open(configuration.controlSocket, groupName: configuration.controlGroup)
+            return Sockets(control: control, ownsControlFile: true, router: router)
         }
     }
 }
 
-/// SIGHUP: the same as `clusterctl reload` (an invalid file is logged and changes nothing).
-struct ReloadOnHangup: Service {
+/// SIGHUP is `clusterctl reload` (an invalid file is logged and changes nothing); SIGUSR2 is `clusterctl upgrade`.
+struct SignalCommands: Service {
     let supervisor: Supervisor
 
     func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            _ = await supervisor.reloadFromFile()
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr2)
+        for await signal in signals.cancelOnGracefulShutdown() {
+            if signal == .sigusr2 {
+                _ = await supervisor.upgrade()
+            } else {
+                _ = await supervisor.reloadFromFile()
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import ClusterSupervisor
 import Glibc
 import Logging
 
@@ -7,12 +8,22 @@ func printToStandardError(_ text: String) {
 }
 
 enum LogLevelSetting {
-    /// Log lines to stderr at the level from the environment (systemd's journal takes stderr too).
-    static func bootstrap() {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = fromEnvironment()
-            return handler
+    /// Logging at the level from the environment: to the journal with structured fields (`CLUSTERD_TENANT=`, …)
+    /// under `identifier` when stderr is systemd's journal stream, else lines to stderr.
+    static func bootstrap(identifier: String) {
+        let level = fromEnvironment()
+        if JournalLogHandler.isStandardErrorJournal() {
+            LoggingSystem.bootstrap { label in
+                var handler = JournalLogHandler(label: label, identifier: identifier)
+                handler.logLevel = level
+                return handler
+            }
+        } else {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
     }
 
@@ -28,5 +39,7 @@ func ownExecutable() -> String {
     var buffer = [CChar](repeating: 0, count: 4096)
     let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard length > 0 else { return CommandLine.arguments[0] }
-    return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let path = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    // Replaced on disk (a new build installed over it): the path is what counts, it names the new binary.
+    return path.hasSuffix(" (deleted)") ? String(path.dropLast(" (deleted)".count)) : path
 }

@@ -60,6 +60,7 @@ struct RequestParsingTests {
         ),
         Case(line: #"{"id":15,"op":"activity","workers":[]}"#, id: .number(15), operation: .activity([])),
         Case(line: #"{"id":16,"op":"subscribe"}"#, id: .number(16), operation: .subscribe),
+        Case(line: #"{"id":17,"op":"upgrade"}"#, id: .number(17), operation: .upgrade),
         // Tolerated: unknown fields (a newer client), key order, whitespace, negative and `.0` ids, escapes.
         Case(
             line: #"{"op":"status","future_field":{"x":[1,2]},"id":17}"#,

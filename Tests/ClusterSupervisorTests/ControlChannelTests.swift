@@ -2,6 +2,7 @@ import ClusterControl
 import ClusterCore
 import ClusterSupervisor
 import Foundation
+import Glibc
 import Testing
 
 extension SupervisorIntegrationTests {
@@ -170,15 +171,15 @@ extension SupervisorIntegrationTests {
             let client = try first.client()
             #expect(client.request("scale", ["tenants": .object(["acme": .number(2)])]).isSuccess)
             #expect(first.stop() == 0)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Paths.clusterd)
-            process.arguments = ["start", "--tenants", first.configPath, "--no-router"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+            let process = try Spawned(
+                [Paths.clusterd, "start", "--tenants", first.configPath, "--no-router"],
+                outputFD: devNull
+            )
+            close(devNull)
             defer {
-                process.terminate()
-                process.waitUntilExit()
+                kill(process.pid, SIGTERM)
+                process.wait()
             }
             try await eventually("the scale to be restored") {
                 guard let client = ControlTestClient(path: first.socketPath), client.hello(),
@@ -304,16 +305,8 @@ extension SupervisorIntegrationTests {
         }
 
         static func run(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: arguments[0])
-            process.arguments = Array(arguments.dropFirst())
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+            let result = try Spawned.run(arguments)
+            return result.output + result.errors
         }
     }
 }

@@ -63,6 +63,13 @@ int cspawn_pipe(int fds[2]);
 /// pidfd_send_signal(2): signals exactly that process, even if its pid was reused meanwhile (then ESRCH).
 int cspawn_pidfd_signal(int pidfd, int signal);
 
+/// Marks every fd from `first` up close-on-exec (close_range with CLOSE_RANGE_CLOEXEC, or a loop): before an
+/// exec that must pass on only the fds then explicitly made inheritable.
+void cspawn_cloexec_from(int first);
+
+/// memfd_create(2) with MFD_CLOEXEC: an anonymous file, for handing state over across an exec.
+int cspawn_memfd(const char *name);
+
 /// pidfd_open(2); -1 with errno on failure.
 int cspawn_pidfd_open(pid_t pid);
 

@@ -335,7 +335,7 @@ public struct ClusterStateMachine: Sendable {
 
     /// Launches what pools need within the host cap, evicting idle workers of other tenants when full,
     /// and drains what pools no longer want.
-    private mutating func reconcile(now: Instant) -> [ClusterAction] {
+    mutating func reconcile(now: Instant) -> [ClusterAction] {
         portUnblocksAt = nil
         if shuttingDown {
             guard !shutdownAnnounced, pools.values.allSatisfy({ $0.workers.isEmpty }) else { return [] }

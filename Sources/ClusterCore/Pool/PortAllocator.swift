@@ -34,6 +34,12 @@ struct PortAllocator: Sendable {
         return nil
     }
 
+    /// A port an adopted worker already listens on.
+    mutating func adopt(_ port: Int) {
+        inUse.insert(port)
+        blocked[port] = nil
+    }
+
     mutating func release(_ port: Int) {
         inUse.remove(port)
     }

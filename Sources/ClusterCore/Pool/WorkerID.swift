@@ -1,7 +1,7 @@
 /// A worker's identity: its tenant and a per-tenant serial number, written `acme#3`.
 ///
 /// Serials only grow, so an id is never reused for a different process while clusterd runs.
-public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct WorkerID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var tenant: String
     public var serial: Int
 

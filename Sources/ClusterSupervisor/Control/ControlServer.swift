@@ -15,9 +15,10 @@ public struct ControlServer: Service {
     public static let connectionLimit = 256
 
     let path: String
-    /// A listening socket systemd passed (socket activation); then `path` is only for messages, and the
-    /// socket file is systemd's: neither created, nor chmod-ed, nor removed here.
-    let adoptedSocket: Int32?
+    /// The listening socket: from systemd, or made by ``ControlSocketFile/open(_:groupName:)``.
+    let socket: Int32
+    /// clusterd made the socket file (else systemd did): it is removed when clusterd stops for good.
+    let ownsFile: Bool
     let supervisor: Supervisor
     let access: ControlAccess
     let logger: Logger
@@ -25,14 +26,16 @@ public struct ControlServer: Service {
 
     public init(
         path: String,
-        adoptedSocket: Int32? = nil,
+        socket: Int32,
+        ownsFile: Bool,
         supervisor: Supervisor,
         controlGroup: String?,
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.path = path
-        self.adoptedSocket = adoptedSocket
+        self.socket = socket
+        self.ownsFile = ownsFile
         self.supervisor = supervisor
         self.access = ControlAccess(groupName: controlGroup)
         self.logger = logger
@@ -40,9 +43,6 @@ public struct ControlServer: Service {
     }
 
     public func run() async throws {
-        if let group = access.groupName, access.groupID == nil {
-            throw ControlServerError("cluster.control_group \"\(group)\" is not a group on this host")
-        }
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             // A client may send its requests and shut its side down (printf … | socat): it still gets its replies.
@@ -54,20 +54,14 @@ public struct ControlServer: Service {
                 return try NIOAsyncChannel<ControlLine, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
-        let server: NIOAsyncChannel<NIOAsyncChannel<ControlLine, ByteBuffer>, Never>
-        if let adoptedSocket {
-            server = try await bootstrap.bind(adoptedSocket, childChannelInitializer: initializer)
-            // NIO re-listens with 128 when adopting; systemd's default Backlog= is SOMAXCONN.
-            listen(adoptedSocket, SOMAXCONN)
-        } else {
-            try ControlSocketFile.prepare(path)
-            server = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
-            try ControlSocketFile.secure(path, groupID: access.groupID)
-        }
-        defer { if adoptedSocket == nil { unlink(path) } }
+        let server = try await bootstrap.bind(socket, childChannelInitializer: initializer)
+        // NIO re-listens with 128 when adopting; systemd's default Backlog= is SOMAXCONN.
+        listen(socket, SOMAXCONN)
+        // Removed on a real stop only: an upgrade's exec skips this, and the next image serves the same socket.
+        defer { if ownsFile { unlink(path) } }
         logger.info(
             "control channel listening",
-            metadata: ["socket": "\(path)", "from": "\(adoptedSocket == nil ? "config" : "systemd")"]
+            metadata: ["socket": "\(path)", "from": "\(ownsFile ? "config" : "systemd")"]
         )
         await supervisor.controlChannelListening()
 

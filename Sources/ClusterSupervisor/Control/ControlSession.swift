@@ -65,7 +65,13 @@ struct ControlSession {
                                 "control client",
                                 metadata: ["client": "\(client ?? "?")", "version": "\(version)"]
                             )
-                            let reply = HelloReply(version: version, pid: getpid())
+                            let history = await supervisor.upgradeHistory
+                            let reply = HelloReply(
+                                version: version,
+                                pid: getpid(),
+                                upgrades: history.handovers,
+                                lastUpgrade: history.outcome
+                            )
                             try await outbound.write(ByteBuffer(bytes: ControlCodec.reply(id: id, reply)))
                         case _ where !greeted.done:
                             let error = ControlError(
@@ -176,6 +182,10 @@ struct ControlSession {
                 from: reporter
             )
             return ControlCodec.reply(id: id, EmptyReply())
+        case .upgrade:
+            // On success this process is replaced and the connection closes without a reply.
+            let failure = await supervisor.upgrade()
+            return ControlCodec.reply(id: id, error: ControlError(.upgradeFailed, failure.description))
         case .hello, .activate, .subscribe:
             return ControlCodec.reply(
                 id: id,

@@ -1,7 +1,7 @@
 import Glibc
 
 /// The control socket's file: created safely, never replacing something that is not a stale socket.
-enum ControlSocketFile {
+public enum ControlSocketFile {
     /// Makes `path` free to bind: creates the directory, removes a stale socket nothing listens on;
     /// refuses a live socket, or anything that is not a socket (a file, a symlink).
     static func prepare(_ path: String) throws(ControlServerError) {
@@ -31,6 +31,51 @@ enum ControlSocketFile {
         guard chmod(path, 0o660) == 0 else {
             throw ControlServerError("cannot set the mode of \(path)", cause: SystemError("chmod"))
         }
+    }
+
+    /// Prepares `path`, binds and listens on it, and secures the file: the control socket clusterd makes itself
+    /// (its fd outlives an in-place upgrade).
+    public static func open(_ path: String, groupName: String?) throws(ControlServerError) -> Int32 {
+        var groupID: UInt32?
+        if let groupName {
+            guard let id = ControlAccess.groupID(named: groupName) else {
+                throw ControlServerError("cluster.control_group \"\(groupName)\" is not a group on this host")
+            }
+            groupID = id
+        }
+        try prepare(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            throw ControlServerError("cannot create the control socket", cause: SystemError("socket"))
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw ControlServerError("\(path) is too long for a Unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0, listen(fd, 256) == 0 else {
+            let error = SystemError("bind/listen \(path)")
+            close(fd)
+            throw ControlServerError("cannot listen on \(path)", cause: error)
+        }
+        do {
+            try secure(path, groupID: groupID)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        return fd
     }
 
     static func isListening(_ path: String) -> Bool {

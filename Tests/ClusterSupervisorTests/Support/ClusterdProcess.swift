@@ -8,7 +8,7 @@ final class ClusterdProcess {
     let configPath: String
     let socketPath: String
     let logPath: String
-    let process = Process()
+    private(set) var process: Spawned!
 
     /// The router's port, when started with `router: true`.
     private(set) var routerPort: Int?
@@ -25,7 +25,8 @@ final class ClusterdProcess {
         routerArguments: [String] = [],
         launcher: [String] = [],
         environment: [String: String] = [:],
-        socketPath: String? = nil
+        socketPath: String? = nil,
+        executable: String = Paths.clusterd
     ) throws {
         directory = Paths.temporaryDirectory("clusterd")
         chmod(directory, 0o755)
@@ -50,16 +51,15 @@ final class ClusterdProcess {
         let clusterdArguments =
             ["start", "--tenants", configPath]
             + (router ? (launcher.isEmpty ? ["--listen", "127.0.0.1:0"] : []) + routerArguments : ["--no-router"])
-        process.executableURL = URL(fileURLWithPath: launcher.first ?? Paths.clusterd)
-        process.arguments =
-            launcher.isEmpty ? clusterdArguments : Array(launcher.dropFirst()) + [Paths.clusterd] + clusterdArguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = logFile
-        process.standardError = logFile
-        try process.run()
+        let arguments =
+            launcher.isEmpty ? [executable] + clusterdArguments : launcher + [executable] + clusterdArguments
+        let logFD = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        defer { close(logFD) }
+        process = try Spawned(
+            arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+            outputFD: logFD
+        )
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             if let client = ControlTestClient(path: socketPath), client.hello() {
@@ -75,7 +75,7 @@ final class ClusterdProcess {
         throw ClusterdFailed(what: "clusterd did not serve \(socketPath)", log: self.log())
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// A connected client that has said hello.
     func client() throws -> ControlTestClient {
@@ -131,17 +131,17 @@ final class ClusterdProcess {
     /// SIGTERM and wait (SIGKILL after `timeout`); returns the exit status.
     @discardableResult
     func stop(timeout: Duration = .seconds(20)) -> Int32 {
-        guard process.isRunning else { return process.terminationStatus }
+        guard process.isRunning else { return process.wait() }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
         if process.isRunning {
             kill(pid, SIGKILL)
-            process.waitUntilExit()
+            process.wait()
             // Workers outlive a killed clusterd by design; a test must not leave them behind.
             for worker in Self.processes(withEnvironment: "NOTIFY_SOCKET=@clusterd/\(pid)/") { kill(worker, SIGKILL) }
         }
-        return process.terminationStatus
+        return process.wait()
     }
 
     deinit { stop() }

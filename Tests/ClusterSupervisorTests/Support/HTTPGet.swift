@@ -7,6 +7,8 @@ struct HTTPResponse {
     var body: String
     /// Header names lower-cased.
     var headers: [String: String] = [:]
+    /// `name=value` of every Set-Cookie.
+    var setCookies: [String] = []
 }
 
 enum HTTPGet {
@@ -66,12 +68,19 @@ enum HTTPGet {
         let parts = (lines.first ?? "").split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
         var headers: [String: String] = [:]
+        var setCookies: [String] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
-                in: .whitespaces
-            )
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[name] = value
+            if name == "set-cookie" { setCookies.append(String(value.prefix { $0 != ";" })) }
         }
-        return HTTPResponse(status: status, body: String(text[headerEnd.upperBound...]), headers: headers)
+        return HTTPResponse(
+            status: status,
+            body: String(text[headerEnd.upperBound...]),
+            headers: headers,
+            setCookies: setCookies
+        )
     }
 }
