@@ -53,6 +53,8 @@ public final class ControlLink: Sendable {
     private func session() async throws {
         let dispatcher = self.dispatcher
         let logger = self.logger
+        let current = self.current
+        defer { current.withLockedValue { $0 = nil } }
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
@@ -60,15 +62,12 @@ public final class ControlLink: Sendable {
                     let handler = ControlClientHandler(dispatcher: dispatcher, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder()))
                     try channel.pipeline.syncOperations.addHandler(handler)
+                    // Known before `hello` goes out: the subscription's answer may ask for activations at once.
+                    current.withLockedValue { $0 = (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop)) }
                 }
             }
             .connect(unixDomainSocketPath: socketPath)
             .get()
-        let handler = try await channel.pipeline.handler(type: ControlClientHandler.self).map {
-            NIOLoopBound($0, eventLoop: channel.eventLoop)
-        }.get()
-        current.withLockedValue { $0 = (channel, handler) }
-        defer { current.withLockedValue { $0 = nil } }
         try await withTaskCancellationHandler {
             try await channel.closeFuture.get()
         } onCancel: {

@@ -354,7 +354,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func quiesce() {
         self.quiescing = true
-        if self.state == .awaitingHead && self.pendingInput.isEmpty {
+        // Only a kept-alive connection that has served requests is closed at once. A connection not yet asked
+        // anything (just accepted, its request still in the socket) gets its first request answered, with
+        // `Connection: close`: closing it would reset a request the client has already sent.
+        if self.state == .awaitingHead && self.pendingInput.isEmpty && self.nextExchangeID > 0 {
             self.state = .closing
             self.context?.close(promise: nil)
         }
