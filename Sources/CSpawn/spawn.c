@@ -48,6 +48,14 @@ void cspawn_cloexec_from(int first) {
     }
 }
 
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+int cspawn_pidfd_getfd(int pidfd, int target) {
+    return (int)syscall(SYS_pidfd_getfd, pidfd, target, 0);
+}
+
 int cspawn_memfd(const char *name) {
     return (int)syscall(SYS_memfd_create, name, 1U /* MFD_CLOEXEC */);
 }

@@ -75,7 +75,7 @@ extension ControlEvent {
             switch exit {
             case .exited(let code): exitCode = code
             case .signaled(let number): signal = number
-            case nil: break
+            case .unknown, nil: break
             }
         case .tenantFailed(let tenant, let reason, let retryAfter):
             self.init(event: .tenantFailed, tenant: tenant)

@@ -70,9 +70,17 @@ enum ChildProcess {
                     let request = Unmanaged<ReapRequest>.fromOpaque(context!).takeRetainedValue()
                     var exited: Int32 = 0
                     var code: Int32 = 0
-                    let status: ExitStatus =
-                        cspawn_reap(request.child.pid, request.child.pidfd, &exited, &code) == 0
-                        ? (exited == 1 ? .exited(code) : .signaled(code)) : .exited(-1)
+                    let status: ExitStatus
+                    if cspawn_reap(request.child.pid, request.child.pidfd, &exited, &code) == 0 {
+                        status = exited == 1 ? .exited(code) : .signaled(code)
+                    } else if errno == ECHILD {
+                        // Not our child (adopted after a crash): its pidfd becomes readable when it exits.
+                        var poll = pollfd(fd: request.child.pidfd, events: Int16(POLLIN), revents: 0)
+                        while Glibc.poll(&poll, 1, -1) < 0, errno == EINTR {}
+                        status = .unknown
+                    } else {
+                        status = .exited(-1)
+                    }
                     request.continuation.resume(returning: status)
                     return nil
                 },

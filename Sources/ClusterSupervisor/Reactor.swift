@@ -24,7 +24,7 @@ final class Reactor: Sendable {
         case wake
         case timer
         case notify(Int32)
-        case process(pid: Int32, pidfd: Int32)
+        case process(pid: Int32, pidfd: Int32, child: Bool)
         case output(Int32, OutputCapture)
         case probe(Int32)
     }
@@ -107,7 +107,7 @@ final class Reactor: Sendable {
         }
         for source in remaining {
             switch source {
-            case .process(_, let fd), .output(let fd, _), .probe(let fd): close(fd)
+            case .process(_, let fd, _), .output(let fd, _), .probe(let fd): close(fd)
             case .wake, .timer, .notify: break
             }
         }
@@ -118,10 +118,11 @@ final class Reactor: Sendable {
 
     // MARK: - Registration (any thread)
 
-    /// Watches a worker's pidfd; its exit arrives as `.processExited(key:)` with the returned key.
-    func watchProcess(pid: Int32, pidfd: Int32) -> UInt64 {
+    /// Watches a worker's pidfd; its exit arrives as `.processExited(key:)` with the returned key. `child`: it is
+    /// clusterd's child (reaped here, its status known); an adopted worker from a previous clusterd is not.
+    func watchProcess(pid: Int32, pidfd: Int32, child: Bool = true) -> UInt64 {
         let key = nextKey.wrappingAdd(1, ordering: .relaxed).newValue
-        register(pidfd, key: key, source: .process(pid: pid, pidfd: pidfd), events: EPOLLIN.rawValue)
+        register(pidfd, key: key, source: .process(pid: pid, pidfd: pidfd, child: child), events: EPOLLIN.rawValue)
         return key
     }
 
@@ -200,7 +201,11 @@ final class Reactor: Sendable {
             if read(timerFD, &expirations, 8) == 8 { sink(.timerFired) }
         case .notify(let fd):
             receiveNotifications(fd, buffer: buffer)
-        case .process(let pid, let pidfd):
+        case .process(_, let pidfd, false):
+            // Not our child: init reaps it, and its pid (so its group id) may be reused at once: no group kill.
+            unregister(key, fd: pidfd)
+            sink(.processExited(key: key, status: .unknown))
+        case .process(let pid, let pidfd, true):
             // The group dies with its leader: stragglers a worker forked are not left behind.
             kill(-pid, SIGKILL)
             var exited: Int32 = 0

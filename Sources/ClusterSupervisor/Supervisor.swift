@@ -26,8 +26,8 @@ public actor Supervisor: Service {
         public var awaitsRouter: Bool
         /// What an in-place upgrade needs besides the supervisor's own state; nil: upgrades are refused.
         public var upgrade: UpgradeContext?
-        /// Set when this process was started by an upgrade: the state to take over.
-        public var handover: Handover?
+        /// Workers to take over at start (after an in-place upgrade, or a crash of the previous clusterd).
+        public var takeover: Takeover?
         /// NOTIFY_SOCKET for workers; `@name` is the abstract namespace.
         public var notifySocketPath: String
         public var restartPolicy: RestartPolicy
@@ -40,7 +40,7 @@ public actor Supervisor: Service {
             notifier: ServiceNotifier = ServiceNotifier(),
             awaitsRouter: Bool = false,
             upgrade: UpgradeContext? = nil,
-            handover: Handover? = nil,
+            takeover: Takeover? = nil,
             notifySocketPath: String? = nil,
             restartPolicy: RestartPolicy = .standard,
             probeInterval: (initial: Duration, maximum: Duration) = (.milliseconds(5), .milliseconds(200))
@@ -50,8 +50,8 @@ public actor Supervisor: Service {
             self.notifier = notifier
             self.awaitsRouter = awaitsRouter
             self.upgrade = upgrade
-            self.handover = handover
-            self.notifySocketPath = handover?.notifySocketPath ?? notifySocketPath ?? Self.uniqueNotifySocketPath()
+            self.takeover = takeover
+            self.notifySocketPath = takeover?.notifySocketPath ?? notifySocketPath ?? Self.uniqueNotifySocketPath()
             self.restartPolicy = restartPolicy
             self.probeInterval = probeInterval
         }
@@ -92,15 +92,24 @@ public actor Supervisor: Service {
     private var subscribers: [Int: Subscription] = [:]
     private var nextObserver = 0
     private var finished = false
+    /// The set of processes changed since `state_dir/runtime.json` was last written.
+    private var runtimeRecordDirty = false
     private var controlListening = false
     private var routerSubscribed = false
     private var announcedReady = false
 
     public init(configuration: ClusterConfiguration, options: Options = Options(), logger: Logger) throws {
         self.machine = ClusterStateMachine(configuration: configuration, policy: options.restartPolicy)
-        self.options = options
         self.logger = logger
-        let fd = options.handover?.notifyFD ?? csd_notify_server_open(options.notifySocketPath)
+        var options = options
+        var fd = options.takeover?.notifyFD ?? csd_notify_server_open(options.notifySocketPath)
+        if fd < 0, options.takeover?.notifyFD == nil, options.takeover != nil {
+            // The previous clusterd's name is taken: adopted workers' notifications are lost, new ones get a new one.
+            logger.warning("cannot serve the previous NOTIFY_SOCKET again; adopted workers cannot notify")
+            options.notifySocketPath = Options().notifySocketPath
+            fd = csd_notify_server_open(options.notifySocketPath)
+        }
+        self.options = options
         guard fd >= 0 else {
             throw SupervisorError(
                 .notifySocket,
@@ -133,42 +142,54 @@ public actor Supervisor: Service {
         }
     }
 
-    /// The workers an upgrade handed over: watched again (exit, output), then given to the machine.
-    private func takeOver(_ handover: Handover) {
+    /// Workers taken over (from an upgrade, or a crashed clusterd): watched again (exit, output when its pipes
+    /// survived), then given to the machine.
+    private func takeOver(_ takeover: Takeover) {
         var adopted: [AdoptedWorker] = []
-        for handed in handover.workers {
-            let worker = handed.worker
+        var withoutOutput = 0
+        for taken in takeover.workers {
+            let worker = taken.worker
             let pidfd = cspawn_pidfd_open(worker.pid)
             guard pidfd >= 0 else {
-                logger.warning("a handed-over worker is gone", metadata: metadata(worker.id, ["pid": "\(worker.pid)"]))
-                close(handed.stdoutFD)
-                close(handed.stderrFD)
+                logger.warning("a worker to take over is gone", metadata: metadata(worker.id, ["pid": "\(worker.pid)"]))
+                for fd in [taken.stdoutFD, taken.stderrFD].compactMap({ $0 }) { close(fd) }
                 continue
             }
             processes[worker.id] = WorkerProcess(
                 pid: worker.pid,
                 pidfd: pidfd,
-                stdoutFD: handed.stdoutFD,
-                stderrFD: handed.stderrFD
+                isChild: taken.isChild,
+                stdoutFD: taken.stdoutFD ?? -1,
+                stderrFD: taken.stderrFD ?? -1
             )
             workerByPID[worker.pid] = worker.id
-            workerByExitKey[reactor.watchProcess(pid: worker.pid, pidfd: pidfd)] = worker.id
-            watchOutput(of: worker.id, stdout: handed.stdoutFD, stderr: handed.stderrFD)
+            workerByExitKey[reactor.watchProcess(pid: worker.pid, pidfd: pidfd, child: taken.isChild)] = worker.id
+            if let stdout = taken.stdoutFD, let stderr = taken.stderrFD {
+                watchOutput(of: worker.id, stdout: stdout, stderr: stderr)
+            } else {
+                withoutOutput += 1
+            }
             adopted.append(worker)
         }
-        let (actions, unknown) = machine.workersAdopted(adopted, nextSerials: handover.nextSerials, now: Instant.now())
+        let (actions, unknown) = machine.workersAdopted(adopted, nextSerials: takeover.nextSerials, now: Instant.now())
         perform(actions)
         for stray in unknown {
-            logger.notice(
-                "stopping a handed-over worker of a tenant no longer configured",
-                metadata: metadata(stray.id)
-            )
+            logger.notice("stopping a taken-over worker of a tenant no longer configured", metadata: metadata(stray.id))
             kill(-stray.pid, SIGTERM)
         }
-        logger.notice(
-            "took over after an upgrade",
-            metadata: ["workers": "\(adopted.count)", "outcome": "\(handover.outcome ?? "upgraded")"]
-        )
+        switch takeover.source {
+        case .upgrade(_, let outcome):
+            logger.notice(
+                "took over after an upgrade",
+                metadata: ["workers": "\(adopted.count)", "outcome": "\(outcome ?? "upgraded")"]
+            )
+        case .crashRecovery:
+            logger.notice(
+                "adopted the workers of a clusterd that stopped without stopping them",
+                metadata: ["workers": "\(adopted.count)", "without_output": "\(withoutOutput)"]
+            )
+        }
+        runtimeRecordDirty = true
     }
 
     // MARK: - Service
@@ -193,7 +214,7 @@ public actor Supervisor: Service {
                 "notify_socket": "\(options.notifySocketPath)",
             ]
         )
-        if let handover = options.handover { takeOver(handover) }
+        if let takeover = options.takeover { takeOver(takeover) }
         restoreScales()
         perform(machine.timeElapsed(now: Instant.now()))
         let continuation = inputContinuation
@@ -363,13 +384,18 @@ public actor Supervisor: Service {
             routerPID: context.routerPID(),
             workers: machine.workersToHandOver.compactMap { worker in
                 processes[worker.id].map {
-                    Handover.HandedWorker(worker: worker, stdoutFD: $0.stdoutFD, stderrFD: $0.stderrFD)
+                    Handover.HandedWorker(
+                        worker: worker,
+                        stdoutFD: $0.stdoutFD,
+                        stderrFD: $0.stderrFD,
+                        isChild: $0.isChild
+                    )
                 }
             },
             nextSerials: machine.nextSerials,
             fallbackExecutableFD: context.fallbackExecutableFD,
             arguments: context.arguments,
-            handovers: (options.handover?.handovers ?? 0) + 1,
+            handovers: upgradeHistory.handovers + 1,
             outcome: nil
         )
         let failure = handover.exec(context.executable)
@@ -381,7 +407,10 @@ public actor Supervisor: Service {
 
     /// How many in-place upgrades this process has been through, and how the last one went.
     public var upgradeHistory: (handovers: Int, outcome: String?) {
-        (options.handover?.handovers ?? 0, options.handover.map { $0.outcome ?? "upgraded" })
+        if case .upgrade(let handovers, let outcome) = options.takeover?.source {
+            return (handovers, outcome ?? "upgraded")
+        }
+        return (0, nil)
     }
 
     public func status() -> ClusterStatus {
@@ -399,6 +428,7 @@ public actor Supervisor: Service {
         if client == "clusterd-router" {
             routerSubscribed = true
             announceReadyIfServing()
+            writeRuntimeRecord()  // a new router pid
         }
     }
 
@@ -469,6 +499,8 @@ public actor Supervisor: Service {
             workerByPID[process.pid] = nil
             probes[id] = nil
             for reporter in inFlightByReporter.keys { inFlightByReporter[reporter]?[id] = nil }
+            options.notifier.removeStored(name: OutputFDNames.stdout(id))
+            options.notifier.removeStored(name: OutputFDNames.stderr(id))
             perform(machine.workerExited(id, status, now: now))
         case .reactor(.notified(let pid, let message)):
             guard let id = worker(sentFrom: pid) else {
@@ -516,13 +548,55 @@ public actor Supervisor: Service {
                 log(event)
                 for continuation in observers.values { continuation.yield(event) }
                 broadcast(event)
+                switch event {
+                case .workerStarting, .workerReady, .workerGone: runtimeRecordDirty = true
+                default: break
+                }
             case .shutdownCompleted:
                 logger.info("every worker has stopped")
+                // Nothing is left to adopt: a clusterd started next begins afresh.
+                RuntimeRecord.remove(from: machine.configuration.stateDirectory)
+                runtimeRecordDirty = false
                 finished = true
                 inputContinuation.finish()
             }
         }
+        if runtimeRecordDirty { writeRuntimeRecord() }
         armTimer()
+    }
+
+    /// `state_dir/runtime.json`: the workers (and router) a clusterd started after a crash adopts.
+    private func writeRuntimeRecord() {
+        runtimeRecordDirty = false
+        let workers = machine.workersToHandOver.compactMap { worker in
+            ProcessIdentity.startTime(of: worker.pid).map { RuntimeRecord.Entry(worker: worker, startTime: $0) }
+        }
+        let router = options.upgrade.flatMap { context in
+            context.routerPID().flatMap { pid in
+                ProcessIdentity.startTime(of: pid).map {
+                    RuntimeRecord.Process(
+                        pid: pid,
+                        startTime: $0,
+                        listenerFDs: context.routerListenerFDs.indices.map { 3 + Int32($0) }
+                    )
+                }
+            }
+        }
+        let record = RuntimeRecord(
+            clusterdPID: getpid(),
+            notifySocketPath: options.notifySocketPath,
+            workers: workers,
+            router: router,
+            nextSerials: machine.nextSerials
+        )
+        do {
+            try record.save(to: machine.configuration.stateDirectory)
+        } catch {
+            logger.error(
+                "cannot write the runtime record; after a crash the workers would not be adopted",
+                metadata: ["error": "\(error)"]
+            )
+        }
     }
 
     private func broadcast(_ event: ClusterEvent) {
@@ -587,6 +661,9 @@ public actor Supervisor: Service {
             workerByPID[process.pid] = launch.worker
             workerByExitKey[reactor.watchProcess(pid: process.pid, pidfd: process.pidfd)] = launch.worker
             watchOutput(of: launch.worker, stdout: process.stdoutFD, stderr: process.stderrFD)
+            // Under systemd, the output pipes survive a crash of clusterd in its fd store.
+            options.notifier.store(fd: process.stdoutFD, name: OutputFDNames.stdout(launch.worker))
+            options.notifier.store(fd: process.stderrFD, name: OutputFDNames.stderr(launch.worker))
             if launch.readiness == .tcp {
                 probes[launch.worker] = ReadinessProbe(port: launch.port, interval: options.probeInterval, now: now)
             }

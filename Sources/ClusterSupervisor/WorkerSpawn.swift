@@ -6,6 +6,8 @@ import Glibc
 struct WorkerProcess {
     var pid: Int32
     var pidfd: Int32
+    /// Started by this process (false for a worker adopted from a clusterd that crashed).
+    var isChild = true
     var stdoutFD: Int32
     var stderrFD: Int32
 }

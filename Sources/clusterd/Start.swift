@@ -64,9 +64,28 @@ extension Clusterd {
                 logger.notice("resuming after an upgrade", metadata: ["handovers": "\(handover.handovers)"])
             }
 
+            // Sockets systemd passed (an upgraded image has them from the hand-over instead), and what a clusterd
+            // that crashed left running: its workers and router, adopted rather than started again.
             let sockets: Sockets
+            let recovery: CrashRecovery?
             do {
-                sockets = try takeSockets(configuration, handover: handover, logger: logger)
+                let activated = handover == nil ? try ActivatedSockets.take() : ActivatedSockets()
+                recovery =
+                    handover == nil
+                    ? CrashRecovery.plan(
+                        stateDirectory: configuration.stateDirectory,
+                        stored: activated.others,
+                        needListeners: !noRouter && activated.http.isEmpty,
+                        logger: logger
+                    ) : nil
+                if recovery == nil { for other in activated.others { close(other.fd) } }
+                sockets = try takeSockets(
+                    configuration,
+                    handover: handover,
+                    activated: activated,
+                    recoveredListeners: recovery?.routerListeners ?? [],
+                    logger: logger
+                )
             } catch {
                 handover?.fallBack(because: "\(error)")
                 printToStandardError("clusterd: \(error)")
@@ -81,7 +100,7 @@ extension Clusterd {
                     listeners: sockets.router,
                     stopTimeout: (DurationSyntax.parse(limits.drainTimeout) ?? .seconds(30)) + .seconds(5),
                     logger: logger,
-                    adopting: handover?.routerPID
+                    adopting: handover?.routerPID ?? recovery?.routerPID
                 )
             // This image, kept open: an upgrade that cannot take over comes back to it.
             let thisImage = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
@@ -106,7 +125,7 @@ extension Clusterd {
                         overrides: overrides,
                         awaitsRouter: !noRouter,
                         upgrade: upgrade,
-                        handover: handover
+                        takeover: handover?.takeover ?? recovery?.takeover
                     ),
                     logger: logger
                 )
@@ -154,10 +173,13 @@ extension Clusterd {
             var router: [Int32]
         }
 
-        /// From the previous image (upgrade), from systemd (`control`, `http`), or made here from the configuration.
+        /// From the previous image (upgrade), from systemd (`control`, `http`), from a crashed clusterd's router,
+        /// or made here from the configuration.
         private func takeSockets(
             _ configuration: ClusterConfiguration,
             handover: Handover?,
+            activated: ActivatedSockets,
+            recoveredListeners: [Int32],
             logger: Logger
         ) throws -> Sockets {
             if let handover {
@@ -167,18 +189,13 @@ extension Clusterd {
                     router: handover.routerListenerFDs
                 )
             }
-            let activated = try ActivatedSockets.take()
-            for other in activated.others {
-                logger.warning(
-                    "ignoring a socket systemd passed under an unknown name",
-                    metadata: ["name": "\(other.name)"]
-                )
-                close(other.fd)
-            }
             var router = activated.http
             if noRouter {
                 for fd in router { close(fd) }
                 router = []
+            } else if router.isEmpty, !recoveredListeners.isEmpty {
+                router = recoveredListeners
+                logger.info("router listening on the sockets of the previous clusterd's router")
             } else if router.isEmpty {
                 router = try PublicListeners.bind(configuration.listen)
                 for (address, fd) in zip(configuration.listen, router) {

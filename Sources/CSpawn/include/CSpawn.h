@@ -67,6 +67,10 @@ int cspawn_pidfd_signal(int pidfd, int signal);
 /// exec that must pass on only the fds then explicitly made inheritable.
 void cspawn_cloexec_from(int first);
 
+/// pidfd_getfd(2): a copy (close-on-exec) of fd `target` of the process behind `pidfd` (root, or same uid and
+/// ptrace-able). -1 with errno on failure.
+int cspawn_pidfd_getfd(int pidfd, int target);
+
 /// memfd_create(2) with MFD_CLOEXEC: an anonymous file, for handing state over across an exec.
 int cspawn_memfd(const char *name);
 

@@ -105,6 +105,8 @@ public enum StopReason: String, Sendable, Hashable, Codable {
 public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
+    /// A worker adopted after a clusterd restart is not clusterd's child: its exit is seen, its status is not.
+    case unknown
 
     public var isSuccess: Bool { self == .exited(0) }
 
@@ -112,6 +114,7 @@ public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .exited(let code): "exited with status \(code)"
         case .signaled(let signal): "killed by signal \(signal)\(Self.signalNames[signal].map { " (\($0))" } ?? "")"
+        case .unknown: "exited (status unknown: adopted, not clusterd's child)"
         }
     }
 

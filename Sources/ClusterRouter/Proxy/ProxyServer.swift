@@ -103,6 +103,11 @@ public final class ProxyServer: Service, Sendable {
         }
 
         for channel in channels { try? await channel.close() }
+        // Connections accepted just before the listeners closed may still be on their way to their event loop:
+        // let every loop run what is queued (twice: registration hops), so the drain sees them too.
+        for _ in 0..<2 {
+            for loop in self.group.makeIterator() { try? await loop.submit {}.get() }
+        }
         let drainTimeout = Task.isCancelled ? TimeAmount.zero : TimeAmount(self.configuration.drainTimeout)
         self.logger.info("router draining", metadata: ["connections": "\(self.connections.openConnections)"])
         await self.connections.drain(on: self.group.any(), timeout: drainTimeout)

@@ -9,6 +9,9 @@ public struct ActivatedSockets: Sendable {
     /// Passed fds with other names (`name`, fd), for whoever knows them (the fd store).
     public var others: [(name: String, fd: Int32)] = []
 
+    /// None: not socket-activated.
+    public init() {}
+
     /// Takes the passed fds (and unsets `LISTEN_*`, as a child must not inherit them); nothing when not activated.
     public static func take() throws(SupervisorError) -> ActivatedSockets {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?

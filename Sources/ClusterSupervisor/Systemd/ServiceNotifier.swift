@@ -1,4 +1,5 @@
 import CSystemd
+import ClusterCore
 import Glibc
 import Synchronization
 
@@ -47,7 +48,26 @@ public final class ServiceNotifier: Sendable {
         if changed { send("STATUS=\(text)") }
     }
 
+    /// Keeps `fd` in systemd's fd store under `name` (FDSTORE=1; FDPOLL=0: kept even once the pipe's other
+    /// end is closed): it survives a crash of clusterd and comes back with the sockets, named.
+    public func store(fd: Int32, name: String) {
+        guard isActive else { return }
+        var descriptor = fd
+        _ = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=\(name)\nFDPOLL=0", &descriptor, 1)
+    }
+
+    /// Drops what the fd store holds under `name`.
+    public func removeStored(name: String) {
+        send("FDSTOREREMOVE=1\nFDNAME=\(name)")
+    }
+
     private func send(_ state: String) {
         _ = sd_notify(0, state)
     }
+}
+
+/// fd-store names of a worker's output pipes (no ':', which separates names in LISTEN_FDNAMES).
+public enum OutputFDNames {
+    public static func stdout(_ worker: WorkerID) -> String { "stdout-\(worker)" }
+    public static func stderr(_ worker: WorkerID) -> String { "stderr-\(worker)" }
 }

@@ -12,8 +12,10 @@ public struct Handover: Codable, Sendable {
 
     public struct HandedWorker: Codable, Sendable {
         public var worker: AdoptedWorker
+        /// -1: none (a worker adopted without its output).
         public var stdoutFD: Int32
         public var stderrFD: Int32
+        public var isChild: Bool
     }
 
     public var version = Handover.version
@@ -37,8 +39,8 @@ public struct Handover: Codable, Sendable {
 
     /// Every fd the next image inherits.
     var inheritedFDs: [Int32] {
-        [notifyFD, controlSocketFD, fallbackExecutableFD] + routerListenerFDs
-            + workers.flatMap { [$0.stdoutFD, $0.stderrFD] }
+        ([notifyFD, controlSocketFD, fallbackExecutableFD] + routerListenerFDs
+            + workers.flatMap { [$0.stdoutFD, $0.stderrFD] }).filter { $0 >= 0 }
     }
 
     /// The hand-over this process was started with (and removes it from the environment); nil on a fresh start.

@@ -53,13 +53,9 @@ final class ClusterdProcess {
             + (router ? (launcher.isEmpty ? ["--listen", "127.0.0.1:0"] : []) + routerArguments : ["--no-router"])
         let arguments =
             launcher.isEmpty ? [executable] + clusterdArguments : launcher + [executable] + clusterdArguments
-        let logFD = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC)
-        defer { close(logFD) }
-        process = try Spawned(
-            arguments,
-            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
-            outputFD: logFD
-        )
+        self.arguments = arguments
+        self.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        try launch()
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             if let client = ControlTestClient(path: socketPath), client.hello() {
@@ -73,6 +69,33 @@ final class ClusterdProcess {
             usleep(20_000)
         }
         throw ClusterdFailed(what: "clusterd did not serve \(socketPath)", log: self.log())
+    }
+
+    private var arguments: [String] = []
+    private var environment: [String: String] = [:]
+
+    private func launch() throws {
+        let logFD = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        defer { close(logFD) }
+        process = try Spawned(arguments, environment: environment, outputFD: logFD)
+    }
+
+    /// SIGKILL, as a crash: nothing of clusterd's shutdown runs. Its workers and router are left running.
+    func crash() {
+        kill(pid, SIGKILL)
+        process.wait()
+    }
+
+    /// Starts clusterd again with the same files (after `crash()`), and waits until it answers.
+    func startAgain() throws {
+        try launch()
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if let client = ControlTestClient(path: socketPath), client.hello() { return }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        throw ClusterdFailed(what: "clusterd did not start again", log: log())
     }
 
     var pid: Int32 { process.pid }

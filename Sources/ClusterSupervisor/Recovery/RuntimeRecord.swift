@@ -1,0 +1,70 @@
+import ClusterCore
+import Foundation
+import Glibc
+
+/// What a clusterd started after a crash needs to find the workers (and router) still running:
+/// `state_dir/runtime.json`, rewritten whenever the set of processes changes, removed on a clean stop.
+/// Every process is recorded with its start time, so a pid reused by another process is never adopted.
+public struct RuntimeRecord: Codable, Sendable {
+    public static let version = 1
+
+    public struct Entry: Codable, Sendable {
+        public var worker: AdoptedWorker
+        public var startTime: UInt64
+    }
+
+    public struct Process: Codable, Sendable {
+        public var pid: Int32
+        public var startTime: UInt64
+        /// The fd numbers its listening sockets have inside it (for `pidfd_getfd`).
+        public var listenerFDs: [Int32]
+    }
+
+    public var version = RuntimeRecord.version
+    public var clusterdPID: Int32
+    public var notifySocketPath: String
+    public var workers: [Entry]
+    public var router: Process?
+    public var nextSerials: [String: Int]
+
+    static func path(in stateDirectory: String) -> String { stateDirectory + "/runtime.json" }
+
+    /// The record a previous clusterd left, if any (and readable).
+    public static func load(from stateDirectory: String) -> RuntimeRecord? {
+        guard let data = FileManager.default.contents(atPath: path(in: stateDirectory)),
+            let record = try? JSONDecoder().decode(RuntimeRecord.self, from: data), record.version == version
+        else { return nil }
+        return record
+    }
+
+    func save(to stateDirectory: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: stateDirectory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o750]
+        )
+        try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: Self.path(in: stateDirectory)), options: .atomic)
+    }
+
+    static func remove(from stateDirectory: String) {
+        unlink(path(in: stateDirectory))
+    }
+}
+
+/// A process's start time (clock ticks since boot, field 22 of /proc/PID/stat): with the pid, its identity.
+public enum ProcessIdentity {
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+            let text = String(data: data, encoding: .utf8), let close = text.lastIndex(of: ")")
+        else { return nil }
+        // Fields after "pid (comm)": state is field 3, starttime is field 22.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
+        return UInt64(fields[19])
+    }
+
+    /// Whether `pid` is still the process recorded with `startTime`.
+    public static func isSame(_ pid: Int32, startTime: UInt64) -> Bool {
+        self.startTime(of: pid) == startTime
+    }
+}
