@@ -102,15 +102,22 @@ public final class ProxyServer: Service, Sendable {
             self.triggerGracefulShutdown()
         }
 
-        for channel in channels { try? await channel.close() }
-        // Connections accepted just before the listeners closed may still be on their way to their event loop:
-        // let every loop run what is queued (twice: registration hops), so the drain sees them too.
+        // Stop accepting without closing the listeners yet: NIO closes (resets) a connection it accepted just
+        // before its listener closed, while the connections still in the kernel's queue are the next router's to
+        // take (systemd, or clusterd, holds the socket). Connections accepted meanwhile finish setting up first.
+        for channel in channels { try? await channel.setOption(.autoRead, value: false).get() }
         for _ in 0..<2 {
             for loop in self.group.makeIterator() { try? await loop.submit {}.get() }
+        }
+        // A listener of our own is closed now: new clients are refused (and can go elsewhere) rather than
+        // queued for nobody. An adopted one stays open until the end: its queue is the next router's.
+        for (listener, channel) in zip(self.listeners, channels) {
+            if case .address = listener { try? await channel.close() }
         }
         let drainTimeout = Task.isCancelled ? TimeAmount.zero : TimeAmount(self.configuration.drainTimeout)
         self.logger.info("router draining", metadata: ["connections": "\(self.connections.openConnections)"])
         await self.connections.drain(on: self.group.any(), timeout: drainTimeout)
+        for channel in channels { try? await channel.close() }
         await pools.shutDown(group: self.group)
         self.logger.info("router stopped")
     }
