@@ -17,8 +17,20 @@ enum TOMLDocument {
             let line = text.utf8[..<nul].count(where: { $0 == UInt8(ascii: "\n") }) + 1
             return .failure(SyntaxError(message: "NUL byte in the file (TOML text cannot contain one)", line: line))
         }
+        let hazards = KeyLocations(scanning: text)
+        if let trap = hazards.parserTrap { return .failure(trap) }
         do {
-            return .success(convert(try TOMLTable(string: text)))
+            let table = try TOMLTable(string: text)
+            if let line = hazards.escapedNULLine {
+                return .failure(
+                    SyntaxError(
+                        message: "a \\u0000 (NUL) escape in a key or string: remove it (programs, environment "
+                            + "variables and names cannot contain NUL)",
+                        line: line
+                    )
+                )
+            }
+            return .success(convert(table))
         } catch let error as TOMLParseError {
             let position = error.source.begin
             return .failure(

@@ -99,6 +99,126 @@ struct BrokenConfigTests {
             "[cluster]\nlisten = \"127.0.0.1:80\u{0}\"\n"
         ),
 
+        // Found by fuzzing (Fuzz/, scripts/fuzz): toml++ aborts the process on these instead of reporting them, and
+        // TOMLKit reads a string back only up to a NUL.
+        .syntax(
+            "a table header that is not a name",
+            line: 3,
+            says: "expected a table name after '['",
+            """
+            [cluster]
+            max_workers = 4
+            [.]
+            """
+        ),
+        .syntax(
+            "a '[' ending its line",
+            line: 3,
+            says: "expected a table name after '['",
+            """
+            [tenant.acme]
+            command = ["/bin/app"]
+            [
+            max_workers = 2
+            """
+        ),
+        .syntax(
+            "a table header starting with a non-ASCII letter",
+            line: 1,
+            says: "expected a table name after '['",
+            """
+            [ümlaut]
+            """
+        ),
+        .syntax(
+            "a date, a space and one digit",
+            line: 3,
+            says: #""2024-01-01 5" is not a value"#,
+            """
+            [defaults]
+            command = ["/bin/app"]
+            idle_timeout = 2024-01-01 5
+
+            """
+        ),
+        .syntax(
+            "a date-like value of any ten characters, a space, a digit and a comma (found by fuzzing)",
+            line: 2,
+            says: #""19\#u{FFFD}9-05-27 3" is not a value"#,
+            """
+            defaults.command = ["/bin/app"]
+            tenant.acme = { max_workers = 19\u{FFFD}9-05-27 3, hosts = [] }
+            """
+        ),
+        .syntax(
+            "a date, T and no time (found by fuzzing)",
+            line: 2,
+            says: #""1979-05-27Tstring00-08:00" is not a value"#,
+            """
+            defaults.command = ["/bin/app"]
+            odt = 1979-05-27Tstring00-08:00
+            """
+        ),
+        .syntax(
+            "a bare word as a value",
+            line: 3,
+            says: #"a duration is a string like "30s""#,
+            """
+            [defaults]
+            command = ["/bin/app"]
+            idle_timeout = 30s
+            """
+        ),
+        .syntax(
+            "a date with underscores, a space, a digit and a bracket",
+            line: 2,
+            says: #""2_024-01-01 5" is not a value"#,
+            """
+            defaults.command = ["/bin/app"]
+            cluster.ports = [2_024-01-01 5]
+            """
+        ),
+        .syntax(
+            "a '}' where an array element belongs",
+            line: 2,
+            says: "expected a value or ']' in the array, found '}'",
+            """
+            [tenant.acme]
+            command = ["/bin/app", }
+            """
+        ),
+        .syntax(
+            "an escaped NUL in a key",
+            line: 3,
+            says: "(NUL) escape in a key or string",
+            #"""
+            [tenant.acme]
+            command = ["/bin/app"]
+            env = { "A\u0000B" = "x", A = "y" }
+            """#
+        ),
+        .syntax(
+            "an escaped NUL in a command",
+            line: 2,
+            says: "(NUL) escape in a key or string",
+            #"""
+            [tenant.acme]
+            command = ["/bin/app\u0000", "--flag"]
+            """#
+        ),
+        .syntax(
+            "an escaped NUL in a multi-line string",
+            line: 5,
+            says: "(NUL) escape in a key or string",
+            #"""
+            [tenant.acme]
+            command = ["/bin/app"]
+            working_directory = """
+            /srv/\
+              acme\U00000000"""
+            """#
+        ),
+
         // MARK: unknown keys
         .invalid(
             "unknown top-level table",
@@ -821,6 +941,27 @@ struct BrokenConfigTests {
         #expect(issue.message.contains(broken.fragment), "\(error)")
         let location = broken.line.map { "tenants.conf:\($0): " } ?? "tenants.conf: "
         #expect(error.description.hasPrefix(location))
+    }
+
+    /// Found by fuzzing: the tenants' min_workers were added up in an Int, which trapped on overflow.
+    @Test func minWorkersAddingUpPastIntMaxIsAnIssue() throws {
+        let text = """
+            [cluster]
+            max_workers = 9223372036854775807
+            [defaults]
+            command = ["/bin/app"]
+            min_workers = 4611686018427387904
+            max_workers = 4611686018427387904
+            [tenant.acme]
+            [tenant.beta]
+            """
+        guard case .failure(let error) = TenantsFile.parse(text, fileName: "tenants.conf", baseDirectory: nil) else {
+            Issue.record("accepted a broken file")
+            return
+        }
+        let issue = try #require(error.issues.first { $0.keyPath == "cluster.max_workers" }, "\(error)")
+        #expect(issue.message.contains("add up to 9223372036854775808, more than the host-wide cap"), "\(error)")
+        #expect(issue.line == 2)
     }
 
     @Test func tableHasEnoughDistinctCases() {

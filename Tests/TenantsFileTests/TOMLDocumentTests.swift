@@ -36,6 +36,30 @@ struct TOMLDocumentTests {
         )
     }
 
+    /// What the checks for toml++'s aborts and for NUL escapes must let through: each looks like one, and is fine.
+    @Test func acceptsWhatOnlyLooksLikeAParserTrap() throws {
+        let text = #"""
+            nested = [
+              [ { x = 1 } ],
+              [ "}", '[.]' ],
+            ]
+            text = """
+            [.]
+            [
+            1979-05-27 3,"""
+            dates = [1979-05-27 07:32:00, 1979-05-27]
+            backslash = "\\u0000"
+            literal = 'C:\u0000'
+            [ "quoted" ] # \u0000 in a comment
+            """#
+        let document = try TOMLDocument.parse(text).get()
+        #expect(document["text"] == .string("[.]\n[\n1979-05-27 3,"))
+        #expect(document["backslash"] == .string(#"\u0000"#))
+        #expect(document["literal"] == .string(#"C:\u0000"#))
+        #expect(document["dates"] == .array([.other("date-time"), .other("date")]))
+        #expect(document["quoted"] == .table([:]))
+    }
+
     @Test func keepsUnicodeAndEscapes() throws {
         let document = try TOMLDocument.parse(#"k = "caf\u00E9 \"q\" ☕""#).get()
         #expect(document["k"] == .string("café \"q\" ☕"))

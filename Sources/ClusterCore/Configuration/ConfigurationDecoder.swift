@@ -248,8 +248,9 @@ public struct ConfigurationDecoder: Sendable {
                 "range \(config.ports) has \(config.ports.count) ports, fewer than cluster.max_workers (\(config.maxWorkers))"
             )
         }
-        let floors = config.tenants.values.reduce(0) { $0 + $1.minWorkers }
-        if floors > config.maxWorkers {
+        // In 128 bits: each min_workers is at most the cap, but a few of them near Int.max would overflow an Int.
+        let floors = config.tenants.values.reduce(Int128(0)) { $0 + Int128($1.minWorkers) }
+        if floors > Int128(config.maxWorkers) {
             issues.add(
                 "cluster.max_workers",
                 "the tenants' min_workers add up to \(floors), more than the host-wide cap (\(config.maxWorkers))"
