@@ -2,14 +2,17 @@ import ClusterCore
 
 /// Turns a worker's stdout or stderr bytes into log lines, and keeps a flooding worker from flooding the log:
 /// a token bucket per stream admits `burst` lines at once and `linesPerSecond` after; the rest are counted
-/// and reported as one "suppressed N lines" line when the bucket refills.
+/// and reported as one "suppressed N lines" line when the bucket refills, at most once per `reportInterval`
+/// (a sustained flood would otherwise get a report before nearly every line it is allowed).
 struct WorkerOutput {
     static let maximumLineLength = 16 * 1024
+    static let reportInterval = Duration.seconds(1)
 
     var linesPerSecond: Double
     var burst: Double
     private var tokens: Double
     private var refilledAt: Instant
+    private var reportedAt: Instant?
     private var partial: [UInt8] = []
     private(set) var suppressed = 0
 
@@ -60,9 +63,10 @@ struct WorkerOutput {
             suppressed += 1
             return
         }
-        if suppressed > 0 {
+        if suppressed > 0, reportedAt.map({ now - $0 >= Self.reportInterval }) ?? true {
             lines.append(.suppressed(suppressed))
             suppressed = 0
+            reportedAt = now
         }
         tokens -= 1
         if partial.last == UInt8(ascii: "\r") { partial.removeLast() }

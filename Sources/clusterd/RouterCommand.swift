@@ -77,6 +77,12 @@ struct RouterLimits: ParsableArguments {
     @Option(name: .customLong("body-timeout"), help: "Longest pause while sending a body (408 beyond).")
     var bodyTimeout = "60s"
 
+    @Option(
+        name: .customLong("response-timeout"),
+        help: "How long a worker may take to begin its response once it has the whole request (504 beyond)."
+    )
+    var responseTimeout = "60s"
+
     @Option(name: .customLong("keepalive-timeout"), help: "Idle keep-alive connections are closed after this.")
     var keepaliveTimeout = "60s"
 
@@ -102,6 +108,7 @@ struct RouterLimits: ParsableArguments {
         proxy.requestHeadTimeout = try duration(headerTimeout, "header-timeout")
         proxy.bodyReadTimeout = try duration(bodyTimeout, "body-timeout")
         proxy.keepAliveTimeout = try duration(keepaliveTimeout, "keepalive-timeout")
+        proxy.upstreamResponseTimeout = try duration(responseTimeout, "response-timeout")
         proxy.maxClientConnections = maxConnections
         proxy.drainTimeout = try duration(drainTimeout, "drain-timeout")
         return RouterConfiguration(proxy: proxy, queueTimeout: try duration(queueTimeout, "queue-timeout"))
@@ -112,6 +119,7 @@ struct RouterLimits: ParsableArguments {
         [
             "--max-header-bytes", String(maxHeaderBytes), "--max-body-bytes", String(maxBodyBytes),
             "--header-timeout", headerTimeout, "--body-timeout", bodyTimeout, "--keepalive-timeout", keepaliveTimeout,
+            "--response-timeout", responseTimeout,
             "--max-connections", String(maxConnections), "--queue-timeout", queueTimeout, "--drain-timeout",
             drainTimeout,
         ]

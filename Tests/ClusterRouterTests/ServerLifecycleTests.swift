@@ -6,7 +6,7 @@ import Testing
 /// Listening (IPv6, adopted sockets) and the graceful stop.
 @Suite("Server lifecycle", .serialized, .timeLimit(.minutes(1)))
 struct ServerLifecycleTests {
-    @Test("a graceful stop lets an in-flight /sleep?ms=1500 finish, closes idle connections at once, then returns")
+    @Test("a graceful stop lets an in-flight /sleep?ms=3000 finish, closes idle connections at once, then returns")
     func gracefulStop() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
@@ -16,14 +16,14 @@ struct ServerLifecycleTests {
             let idle = try RawHTTPClient(port: proxy.port)
             #expect(try idle.exchange(RawHTTPClient.get("/")).status == 200)
             let busy = try RawHTTPClient(port: proxy.port)
-            try busy.send(RawHTTPClient.get("/sleep?ms=1500"))
+            try busy.send(RawHTTPClient.get("/sleep?ms=3000"))
             #expect(await eventually { dispatcher.snapshot.forwarded == 2 })
             proxy.server.triggerGracefulShutdown()
-            #expect(idle.waitForClose(seconds: 2))
+            #expect(idle.waitForClose(seconds: 3))
             #expect(!FreePort.accepts(proxy.port))
             let response = try busy.readResponse()
             #expect(response.status == 200)
-            #expect(response.text == "slept 1500 ms\n")
+            #expect(response.text == "slept 3000 ms\n")
             #expect(response.header("connection") == "close")
             #expect(busy.waitForClose(seconds: 2))
         }

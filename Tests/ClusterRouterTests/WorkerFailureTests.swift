@@ -148,4 +148,38 @@ struct WorkerFailureTests {
         await silent.stop()
         #expect(dispatcher.finishedExactlyOnce)
     }
+
+    @Test("a worker that never begins its response: 504 after the response timeout, naming the worker; a slow body does not count")
+    func responseTimeout() async throws {
+        let silent = try await ScriptedBackend(.neverAnswer)
+        let good = try await ScriptedBackend(.echoHeaders)
+        let dispatcher = StaticDispatcher([
+            "silent.test": .init(ports: [silent.port]), "app.test": .init(ports: [good.port]),
+        ])
+        var configuration = ProxyConfiguration()
+        configuration.upstreamResponseTimeout = .milliseconds(500)
+        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            let started = ContinuousClock.now
+            let timedOut = try client.exchange(RawHTTPClient.get("/", host: "silent.test"))
+            #expect(timedOut.status == 504)
+            #expect(timedOut.text.hasPrefix("worker "), "\(timedOut.text)")
+            #expect(timedOut.text.hasSuffix("did not answer within 500ms\n"), "\(timedOut.text)")
+            #expect(ContinuousClock.now - started >= .milliseconds(450))
+            // The client's connection stays usable (the request had ended).
+            #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
+
+            // A body sent slowly (longer in total than the timeout) is not the worker's delay.
+            let uploader = try RawHTTPClient(port: proxy.port)
+            try uploader.send("POST /x HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\n")
+            for byte in ["a", "b", "c", "d"] {
+                try await Task.sleep(for: .milliseconds(300))
+                try uploader.send(byte)
+            }
+            #expect(try uploader.readResponse().status == 200)
+        }
+        await silent.stop()
+        await good.stop()
+        #expect(dispatcher.finishedExactlyOnce)
+    }
 }

@@ -1,3 +1,4 @@
+import ClusterCore
 import NIOCore
 import NIOHTTP1
 
@@ -64,6 +65,7 @@ extension ClientConnectionHandler {
             connection.write(.end(nil))
         }
         self.exchange = exchange
+        if exchange.endForwarded { self.armResponseTimer() }
         self.drainPendingInput()
         self.upstreamNeedsFlush = false
         connection.flush()
@@ -82,6 +84,29 @@ extension ClientConnectionHandler {
         self.exchange!.routeRetries += 1
         self.state = .routing
         self.route()
+    }
+
+    /// Starts the worker's time to begin its response, once it has the whole request (while the body is still
+    /// coming, a pause is the client's, which the body read timeout covers).
+    func armResponseTimer() {
+        self.responseTimer?.expire(in: TimeAmount(self.configuration.upstreamResponseTimeout))
+    }
+
+    /// The worker has had the whole request for `upstreamResponseTimeout` and not begun a response: its connection
+    /// is closed (it cannot be reused) and the client gets 504.
+    func upstreamResponseTimedOut() {
+        guard self.state == .forwarding, let exchange = self.exchange, exchange.upstream != nil,
+            !exchange.responseHeadReceived, let target = exchange.target
+        else { return }
+        let timeout = self.configuration.upstreamResponseTimeout
+        self.environment.logger.notice(
+            "worker did not begin its response in time",
+            metadata: ["tenant": "\(target.tenant)", "worker": "\(target.worker)", "timeout": "\(timeout.formattedForHumans)"]
+        )
+        self.respondLocally(
+            LocalResponse(status: .gatewayTimeout, reason: "worker \(target.worker) did not answer within \(timeout.formattedForHumans)"),
+            forceClose: !exchange.requestEnded
+        )
     }
 
     /// Closes the worker connection of the exchange, if any (it cannot be reused mid-exchange).
@@ -150,6 +175,7 @@ extension ClientConnectionHandler {
 
     private func responseHeadArrived(_ head: HTTPResponseHead) {
         guard let context = self.context, var exchange = self.exchange else { return }
+        self.responseTimer?.disarm()
         exchange.responseHeadReceived = true
         exchange.replay = nil
         if head.status == .switchingProtocols {

@@ -69,6 +69,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var drainingInput = false
     /// The body read timeout.
     var bodyTimer: ConnectionTimer?
+    /// The worker's time to begin its response.
+    var responseTimer: ConnectionTimer?
 
     init(environment: Environment) {
         self.environment = environment
@@ -81,10 +83,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.bodyTimer = ConnectionTimer(eventLoop: context.eventLoop) { [weak self] in self?.bodyReadTimedOut() }
+        self.responseTimer = ConnectionTimer(eventLoop: context.eventLoop) { [weak self] in
+            self?.upstreamResponseTimedOut()
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.bodyTimer?.cancel()
+        self.responseTimer?.cancel()
         self.context = nil
     }
 
@@ -110,6 +116,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     func channelInactive(context: ChannelHandlerContext) {
         self.state = .closing
         self.bodyTimer?.cancel()
+        self.responseTimer?.cancel()
         self.pendingInput.removeAll()
         if var exchange = self.exchange {
             if let ticket = exchange.ticket {
@@ -298,6 +305,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         if self.state == .forwarding, let upstream = self.exchange!.upstream {
             self.exchange!.endForwarded = true
             self.upstreamNeedsFlush = false
+            if !self.exchange!.responseHeadReceived { self.armResponseTimer() }
             upstream.write(.end(trailers))
             // A failing flush closes the worker connection at once, which may end the exchange right here.
             upstream.flush()

@@ -16,6 +16,10 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var maxClientConnections: Int = 10_000
     /// Connecting to a worker; slower counts as unreachable.
     public var upstreamConnectTimeout: Duration = .seconds(5)
+    /// How long a worker may take to begin its response once it has the whole request: a worker that accepts and
+    /// never answers gets the client a 504, not a wait without end. The response body, once begun, has no such
+    /// limit (it may stream), nor has a request body still being sent (the body read timeout covers the client).
+    public var upstreamResponseTimeout: Duration = .seconds(60)
     /// Idle keep-alive connections kept per worker on each event loop.
     public var maxIdleUpstreamConnectionsPerWorker: Int = 64
     /// An idle pooled connection to a worker is closed after this long unused.

@@ -18,6 +18,9 @@ final class Spawned: @unchecked Sendable {
             posix_spawn_file_actions_adddup2(&actions, outputFD, 2)
         }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // NIO's sockets are not close-on-exec: without this a child would hold the listeners and connections of
+        // the tests running beside it open (a "closed" listener would still accept).
+        Self.closeFrom3(&actions)
         let argv = arguments.map { strdup($0) } + [nil]
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -28,6 +31,16 @@ final class Spawned: @unchecked Sendable {
         let result = posix_spawn(&child, arguments[0], &actions, nil, argv, env)
         guard result == 0 else { throw NSError(domain: "spawn \(arguments[0])", code: Int(result)) }
         pid = child
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the Glibc module does not import.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np").map {
+            unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        }
+
+    static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
+        _ = addCloseFrom?(&actions, 3)
     }
 
     /// Whether it still runs (reaps it if it exited).
@@ -71,6 +84,7 @@ final class Spawned: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        Self.closeFrom3(&actions)
         let argv = arguments.map { strdup($0) } + [nil]
         let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
