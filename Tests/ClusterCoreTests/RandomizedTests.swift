@@ -366,6 +366,25 @@ private struct ChaosRun {
         }
 
         try checkDeadlines(context)
+        try checkNothingMissed(context)
+    }
+
+    /// Looking only at the pools an event changed misses nothing: a reconcile of every pool (what each event did
+    /// before pools were tracked) finds nothing more to do, and each pool's own next deadline is announced.
+    private func checkNothingMissed(_ context: String) throws {
+        let machine = shell.machine
+        guard machine.nextDeadline().map({ $0 > shell.now }) ?? true else { return }
+        var full = machine
+        for name in full.pools.keys { full.markChanged(name) }
+        let missed = full.reconcile(now: shell.now)
+        try check(missed.isEmpty, "\(context): a reconcile of every pool still does \(missed.map(Self.summary))")
+        let earliest = machine.pools.values.compactMap { $0.nextDeadline(startsAllowed: !machine.shuttingDown) }.min()
+        if let earliest {
+            try check(
+                machine.nextDeadline().map { $0 <= earliest } ?? false,
+                "\(context): a pool's deadline \(earliest) is not announced (nextDeadline \(String(describing: machine.nextDeadline())))"
+            )
+        }
     }
 
     /// `nextDeadline()` is honest: work due now is announced (the deadline is not after now); a deadline that

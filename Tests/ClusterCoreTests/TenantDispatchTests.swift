@@ -942,6 +942,24 @@ private struct DispatchChaos {
         }
         let pinnedTo = cookie.flatMap { id in dispatch.workers.contains { $0.id == id } ? id : nil }
         waiting[ticket] = Arrival(at: now, pinnedTo: pinnedTo, cold: dispatch.workers.isEmpty)
+        // The router's fast path decides exactly as requestArrived does, or leaves everything as it was.
+        var fast = dispatch
+        var slow = dispatch
+        let taken = fast.forwardAtOnce(cookie: cookie)
+        let actions = slow.requestArrived(ticket: ticket, cookie: cookie, now: now)
+        if let taken {
+            try check(
+                actions == [.forward(ticket: ticket, worker: taken.worker, port: taken.port, setCookie: taken.setCookie, coldStart: nil)],
+                "forwardAtOnce took \(taken), requestArrived did \(actions)"
+            )
+            try check(fast.workers == slow.workers, "forwardAtOnce left \(fast.workers), requestArrived \(slow.workers)")
+        } else {
+            try check(fast.workers == dispatch.workers, "forwardAtOnce changed \(fast.workers) and took nothing")
+            try check(
+                !actions.contains { if case .forward(_, _, _, _, nil) = $0 { true } else { false } },
+                "forwardAtOnce took nothing where requestArrived forwarded at once: \(actions)"
+            )
+        }
         try event("request \(ticket) cookie \(cookie.map(\.description) ?? "-")") {
             $0.requestArrived(ticket: ticket, cookie: cookie, now: $1)
         }

@@ -91,6 +91,7 @@ extension ClusterStateMachine {
             default: break
             }
         }
+        for adopted in workers { markChanged(adopted.id.tenant) }
         return (actions + reconcile(now: now), unknown)
     }
 }

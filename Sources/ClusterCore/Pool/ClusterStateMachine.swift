@@ -3,6 +3,11 @@
 /// Pure: events come in with `now`, actions come out for the shell to execute; no I/O, no clock.
 /// Every event ends with a reconcile pass that launches what pools need (within the cap, evicting
 /// the least-recently-used idle worker of another tenant when full) and drains what they do not.
+///
+/// An event costs what it touches, not the number of tenants: reconcile looks only at the pools changed since the
+/// last one and at those still waiting for room; every other pool has, by construction, nothing to launch or drain
+/// (a reconcile left it so, and only an event on it, or the passing of one of its deadlines, changes that). Each
+/// pool's earliest deadline is kept, so `nextDeadline` and `timeElapsed` visit only pools with something scheduled.
 public struct ClusterStateMachine: Sendable {
     public private(set) var configuration: ClusterConfiguration
     public let policy: RestartPolicy
@@ -14,6 +19,15 @@ public struct ClusterStateMachine: Sendable {
     private var retiredSerials: [String: Int] = [:]
     /// Set when the last reconcile found no free port: a port skipped after `portUnavailable` frees up then.
     private var portUnblocksAt: Instant?
+    /// Pools changed since the last reconcile (the only ones, with `waitingForRoom`, it needs to look at).
+    private var changed: Set<String> = []
+    /// Pools with launches the host cap or the port range did not allow yet: looked at on every reconcile.
+    private var waitingForRoom: Set<String> = []
+    /// Each pool's earliest deadline (`TenantPool.nextDeadline`); pools with none are absent.
+    private var deadlines: [String: Instant] = [:]
+    /// Each pool's worker count (absent when 0) and their sum, kept current by reconcile.
+    private var workerCounts: [String: Int] = [:]
+    private var workerTotal = 0
 
     /// Activations waiting per tenant before more are refused (a bound against runaway clients,
     /// far above what one router sends: it activates once per cold tenant, not once per request).
@@ -24,6 +38,8 @@ public struct ClusterStateMachine: Sendable {
         self.policy = policy
         self.pools = configuration.tenants.mapValues(TenantPool.init(config:))
         self.ports = PortAllocator(range: configuration.ports)
+        self.changed = Set(self.pools.keys)
+        for name in self.pools.keys { refreshDeadline(of: name) }
     }
 
     // MARK: - Queries
@@ -41,7 +57,11 @@ public struct ClusterStateMachine: Sendable {
 
     /// The earliest instant at which `timeElapsed` has something to do; nil when nothing is scheduled.
     public func nextDeadline() -> Instant? {
-        (pools.values.map { $0.nextDeadline(startsAllowed: !shuttingDown) } + [portUnblocksAt]).compactMap(\.self).min()
+        var earliest = portUnblocksAt
+        for deadline in deadlines.values where earliest.map({ deadline < $0 }) ?? true {
+            earliest = deadline
+        }
+        return earliest
     }
 
     // MARK: - Activation
@@ -57,6 +77,7 @@ public struct ClusterStateMachine: Sendable {
     ) -> [ClusterAction] {
         if shuttingDown { return [.answerActivation(id, .failed(.shuttingDown))] }
         guard pools[tenant] != nil else { return [.answerActivation(id, .failed(.unknownTenant(tenant)))] }
+        changed.insert(tenant)
         var actions = pools[tenant]!.activate(
             id,
             additional: additional,
@@ -70,17 +91,20 @@ public struct ClusterStateMachine: Sendable {
     /// The asker went away; drop its wait. (The worker it caused to start keeps starting.)
     public mutating func activationCancelled(_ id: ActivationID, tenant: String) {
         pools[tenant]?.cancelActivation(id)
+        refreshDeadline(of: tenant)
     }
 
     // MARK: - Worker events
 
     public mutating func workerLaunched(_ id: WorkerID, pid: Int32, now: Instant) -> [ClusterAction] {
         guard let index = pools[id.tenant]?.index(of: id) else { return [] }
+        changed.insert(id.tenant)
         return pools[id.tenant]!.launched(index, pid: pid, now: now) + reconcile(now: now)
     }
 
     public mutating func workerLaunchFailed(_ id: WorkerID, _ failure: LaunchFailure, now: Instant) -> [ClusterAction] {
         guard let index = pools[id.tenant]?.index(of: id) else { return [] }
+        changed.insert(id.tenant)
         let worker = pools[id.tenant]!.workers.remove(at: index)
         var actions: [ClusterAction] = []
         switch failure {
@@ -107,12 +131,14 @@ public struct ClusterStateMachine: Sendable {
     /// A `tcp` worker accepted a probe connection.
     public mutating func workerBecameReady(_ id: WorkerID, now: Instant) -> [ClusterAction] {
         guard let index = pools[id.tenant]?.index(of: id) else { return [] }
+        changed.insert(id.tenant)
         return pools[id.tenant]!.becameReady(index, now: now) + reconcile(now: now)
     }
 
     /// A worker spoke the notify protocol.
     public mutating func workerNotified(_ id: WorkerID, _ message: NotifyMessage, now: Instant) -> [ClusterAction] {
         guard let index = pools[id.tenant]?.index(of: id) else { return [] }
+        changed.insert(id.tenant)
         var actions: [ClusterAction] = []
         let config = pools[id.tenant]!.config
         if let status = message.status {
@@ -145,6 +171,7 @@ public struct ClusterStateMachine: Sendable {
 
     public mutating func workerExited(_ id: WorkerID, _ status: ExitStatus, now: Instant) -> [ClusterAction] {
         guard let index = pools[id.tenant]?.index(of: id) else { return [] }
+        changed.insert(id.tenant)
         ports.release(pools[id.tenant]!.workers[index].port)
         return pools[id.tenant]!.exited(index, status: status, policy: policy, now: now) + reconcile(now: now)
     }
@@ -152,6 +179,7 @@ public struct ClusterStateMachine: Sendable {
     /// The router's view of a worker: requests (and open WebSockets) in flight, activity just now.
     public mutating func activityReported(_ id: WorkerID, inFlight: Int, now: Instant) -> [ClusterAction] {
         guard let index = pools[id.tenant]?.index(of: id) else { return [] }
+        changed.insert(id.tenant)
         pools[id.tenant]!.workers[index].inFlight = max(0, inFlight)
         pools[id.tenant]!.workers[index].lastActivity = now
         var actions: [ClusterAction] = []
@@ -165,8 +193,11 @@ public struct ClusterStateMachine: Sendable {
     /// Deadlines may have passed: start timeouts, idle-out, drain and kill deadlines, backoff, waits.
     public mutating func timeElapsed(now: Instant) -> [ClusterAction] {
         var actions: [ClusterAction] = []
-        for name in pools.keys.sorted() {
+        // A pool whose earliest deadline is still ahead has nothing due (every instant its `timeElapsed` acts on
+        // is one its `nextDeadline` reports).
+        for name in deadlines.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
             actions += pools[name]!.timeElapsed(now: now, policy: policy, hostCap: configuration.maxWorkers)
+            changed.insert(name)
         }
         return actions + reconcile(now: now)
     }
@@ -181,6 +212,7 @@ public struct ClusterStateMachine: Sendable {
         now: Instant
     ) -> Result<[ClusterAction], CommandRejection> {
         if let rejection = rejection(for: tenant) { return .failure(rejection) }
+        changed.insert(tenant)
         guard count >= 0 else {
             return .failure(CommandRejection(.invalidArgument, "scale must be ≥ 0, got \(count)"))
         }
@@ -201,6 +233,7 @@ public struct ClusterStateMachine: Sendable {
     /// Restores a scale after a restart (from `state_dir`), without any other effect.
     public mutating func restoreScale(tenant: String, workers count: Int, now: Instant) -> [ClusterAction] {
         guard pools[tenant] != nil, count > 0, count <= configuration.maxWorkers else { return [] }
+        changed.insert(tenant)
         pools[tenant]!.scale = count
         // A scale lower than one set before may not leave the tenant more workers than it now allows.
         pools[tenant]!.demand = min(pools[tenant]!.demand, pools[tenant]!.demandLimit)
@@ -210,6 +243,7 @@ public struct ClusterStateMachine: Sendable {
     /// `clusterctl start`: leave `failed` or `stopped`, forget past failures, and run a worker now.
     public mutating func startRequested(tenant: String, now: Instant) -> Result<[ClusterAction], CommandRejection> {
         if let rejection = rejection(for: tenant) { return .failure(rejection) }
+        changed.insert(tenant)
         var actions: [ClusterAction] = []
         if case .failed = pools[tenant]!.mode { actions.append(.publish(.tenantRecovered(tenant))) }
         pools[tenant]!.mode = .onDemand
@@ -221,6 +255,7 @@ public struct ClusterStateMachine: Sendable {
     /// `clusterctl stop`: SIGTERM every worker now; refuse activations until `start`.
     public mutating func stopRequested(tenant: String, now: Instant) -> Result<[ClusterAction], CommandRejection> {
         if let rejection = rejection(for: tenant) { return .failure(rejection) }
+        changed.insert(tenant)
         pools[tenant]!.mode = .stopped
         pools[tenant]!.demand = 0
         var actions = pools[tenant]!.pending.map { ClusterAction.answerActivation($0.id, .failed(.tenantStopped)) }
@@ -236,6 +271,7 @@ public struct ClusterStateMachine: Sendable {
     /// The tenant goes back to on-demand; a floor (scale, `min_workers`) is refilled with fresh workers.
     public mutating func drainRequested(tenant: String, now: Instant) -> Result<[ClusterAction], CommandRejection> {
         if let rejection = rejection(for: tenant) { return .failure(rejection) }
+        changed.insert(tenant)
         pools[tenant]!.demand = pools[tenant]!.waitingDemand
         var actions: [ClusterAction] = []
         for index in pools[tenant]!.workers.indices where pools[tenant]!.workers[index].isLive {
@@ -247,6 +283,7 @@ public struct ClusterStateMachine: Sendable {
     /// `clusterctl restart`: rolling — each worker is replaced, the new one ready before the old one drains.
     public mutating func restartRequested(tenant: String, now: Instant) -> Result<[ClusterAction], CommandRejection> {
         if let rejection = rejection(for: tenant) { return .failure(rejection) }
+        changed.insert(tenant)
         var actions: [ClusterAction] = []
         if case .failed = pools[tenant]!.mode { actions.append(.publish(.tenantRecovered(tenant))) }
         if pools[tenant]!.mode != .onDemand { pools[tenant]!.mode = .onDemand }
@@ -310,6 +347,7 @@ public struct ClusterStateMachine: Sendable {
         }
         configuration = new
         ports.changeRange(to: new.ports)
+        changed.formUnion(pools.keys)
         actions.append(.publish(.configurationReloaded))
         return actions + reconcile(now: now)
     }
@@ -319,6 +357,7 @@ public struct ClusterStateMachine: Sendable {
     public mutating func shutdownRequested(now: Instant) -> [ClusterAction] {
         guard !shuttingDown else { return [] }
         shuttingDown = true
+        changed.formUnion(pools.keys)
         var actions: [ClusterAction] = []
         for name in pools.keys.sorted() {
             actions += pools[name]!.pending.map { .answerActivation($0.id, .failed(.shuttingDown)) }
@@ -334,17 +373,22 @@ public struct ClusterStateMachine: Sendable {
     // MARK: - Reconcile
 
     /// Launches what pools need within the host cap, evicting idle workers of other tenants when full,
-    /// and drains what pools no longer want.
+    /// and drains what pools no longer want. Looks at the pools changed since the last reconcile and those waiting
+    /// for room; see the type's documentation.
     mutating func reconcile(now: Instant) -> [ClusterAction] {
         portUnblocksAt = nil
+        let examined = changed.union(waitingForRoom).sorted()
+        changed.removeAll(keepingCapacity: true)
+        for name in examined { recount(name) }
         if shuttingDown {
-            guard !shutdownAnnounced, pools.values.allSatisfy({ $0.workers.isEmpty }) else { return [] }
+            for name in examined { refreshDeadline(of: name) }
+            guard !shutdownAnnounced, workerTotal == 0 else { return [] }
             shutdownAnnounced = true
             return [.shutdownCompleted]
         }
         var actions: [ClusterAction] = []
         var needs: [(name: String, count: Int, since: Instant)] = []
-        for name in pools.keys.sorted() {
+        for name in examined where pools[name] != nil {
             actions += pools[name]!.drainSurplus(now: now)
             let count = pools[name]!.launchesNeeded(now: now)
             if count > 0 {
@@ -357,7 +401,7 @@ public struct ClusterStateMachine: Sendable {
         }
         needs.sort { ($0.since, $0.name) < ($1.since, $1.name) }
 
-        var capacity = configuration.maxWorkers - workerCount
+        var capacity = configuration.maxWorkers - workerTotal
         var unmet = 0
         var needy: Set<String> = []
         for need in needs {
@@ -372,6 +416,7 @@ public struct ClusterStateMachine: Sendable {
                 launched += 1
                 capacity -= 1
             }
+            if launched > 0 { recount(need.name) }
             if launched == need.count {
                 pools[need.name]!.needSince = nil
             } else {
@@ -379,21 +424,51 @@ public struct ClusterStateMachine: Sendable {
                 needy.insert(need.name)
             }
         }
+        for name in examined { waitingForRoom.remove(name) }
+        waitingForRoom.formUnion(needy)
+        var touched = examined
         if unmet > 0 {
             let leaving = pools.values.reduce(0) { $0 + $1.workers.count { !$0.isLive } }
-            actions += evict(count: unmet - leaving, sparing: needy, now: now)
+            let (evictions, evicted) = evict(count: unmet - leaving, sparing: needy, now: now)
+            actions += evictions
+            // Looked at again by the next reconcile, as every pool was before pools were tracked.
+            changed.formUnion(evicted)
+            touched += evicted
         }
-        for name in pools.keys where pools[name]!.mode == .removed && pools[name]!.workers.isEmpty {
+        for name in examined where pools[name]?.mode == .removed && pools[name]!.workers.isEmpty {
             retiredSerials[name] = pools[name]!.nextSerial
             pools[name] = nil
+            recount(name)
         }
+        for name in touched { refreshDeadline(of: name) }
         return actions
+    }
+
+    /// The pool `name` changed outside the events above (adoption): the next reconcile looks at it.
+    mutating func markChanged(_ name: String) {
+        changed.insert(name)
+    }
+
+    /// Keeps `workerTotal` current after the workers of `name` changed.
+    private mutating func recount(_ name: String) {
+        let count = pools[name]?.workers.count ?? 0
+        workerTotal += count - (workerCounts[name] ?? 0)
+        workerCounts[name] = count > 0 ? count : nil
+    }
+
+    /// Keeps `deadlines` current after the pool `name` changed.
+    private mutating func refreshDeadline(of name: String) {
+        deadlines[name] = pools[name]?.nextDeadline(startsAllowed: !shuttingDown)
     }
 
     /// Drains up to `count` idle ready workers of tenants other than `sparing`, least recently used first,
     /// never taking a tenant below its floor.
-    private mutating func evict(count: Int, sparing: Set<String>, now: Instant) -> [ClusterAction] {
-        guard count > 0 else { return [] }
+    private mutating func evict(
+        count: Int,
+        sparing: Set<String>,
+        now: Instant
+    ) -> (actions: [ClusterAction], tenants: [String]) {
+        guard count > 0 else { return ([], []) }
         var candidates: [(lastActivity: Instant, id: WorkerID)] = []
         for (name, pool) in pools where !sparing.contains(name) {
             for worker in pool.workers where worker.isReady && worker.inFlight == 0 {
@@ -402,6 +477,7 @@ public struct ClusterStateMachine: Sendable {
         }
         candidates.sort { ($0.lastActivity, $0.id) < ($1.lastActivity, $1.id) }
         var actions: [ClusterAction] = []
+        var tenants: [String] = []
         var evicted = 0
         for candidate in candidates where evicted < count {
             let name = candidate.id.tenant
@@ -413,8 +489,9 @@ public struct ClusterStateMachine: Sendable {
             actions += pools[name]!.drain(index, reason: .evicted, now: now)
             if !outdated { pools[name]!.demand = min(pools[name]!.demand, pools[name]!.liveCurrent) }
             evicted += 1
+            tenants.append(name)
         }
-        return actions
+        return (actions, tenants)
     }
 }
 

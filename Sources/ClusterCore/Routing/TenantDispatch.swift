@@ -110,6 +110,27 @@ public struct TenantDispatch: Sendable {
         return requestActivationIfNeeded(now: now)
     }
 
+    /// The first step of ``requestArrived(ticket:cookie:now:)``, without allocating: when a ready worker takes the
+    /// request at once (the cookie's worker if it has room, else the least busy), it is counted on that worker and
+    /// returned, exactly as `requestArrived` would forward it. nil: nothing changed; call `requestArrived`.
+    public mutating func forwardAtOnce(cookie: WorkerID?) -> (worker: WorkerID, port: Int, setCookie: Bool)? {
+        let index: Int
+        let setCookie: Bool
+        if let cookie, let pinned = workers.firstIndex(where: { $0.id == cookie }) {
+            guard hasCapacity(workers[pinned]) else { return nil }
+            index = pinned
+            setCookie = false
+        } else if let best = leastBusy() {
+            index = best
+            setCookie = limits.sticky
+        } else {
+            return nil
+        }
+        workers[index].inFlight += 1
+        workers[index].touched = true
+        return (workers[index].id, workers[index].port, setCookie)
+    }
+
     /// The request (or tunnel) on `worker` is over.
     public mutating func requestFinished(worker: WorkerID, now: Instant) -> [Action] {
         guard let index = workers.firstIndex(where: { $0.id == worker }) else { return [] }
