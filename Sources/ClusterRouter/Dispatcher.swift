@@ -46,6 +46,47 @@ public final class Dispatcher: RequestDispatcher {
 
     // MARK: - RequestDispatcher
 
+    public func route(_ query: RouteQuery, on eventLoop: any EventLoop) -> RouteDecision {
+        let now = Instant.now()
+        // A request a free worker takes at once is decided under the lock without a promise or a place in
+        // `waiting` (the per-request path); one that must wait gets its promise there, as `route(_:promise:)` does.
+        let (ticket, outcome) = state.withLockedValue { state -> (UInt64, Outcome) in
+            let ticket = state.nextTicket
+            state.nextTicket += 1
+            guard state.synchronized, let tenant = state.table.tenant(forHost: query.host), state.tenants[tenant] != nil
+            else {
+                return (ticket, .slow)
+            }
+            let cookie = query.routeCookie.flatMap { WorkerID(parsing: $0) }.flatMap { $0.tenant == tenant ? $0 : nil }
+            if let taken = state.tenants[tenant]!.forwardAtOnce(cookie: cookie) {
+                let target = ForwardTarget(
+                    tenant: tenant,
+                    worker: taken.worker,
+                    port: taken.port,
+                    setRouteCookie: taken.setCookie ? taken.worker.description : nil
+                )
+                return (ticket, .forward(target))
+            }
+            let actions = state.tenants[tenant]!.requestArrived(ticket: ticket, cookie: cookie, now: now)
+            let promise = eventLoop.makePromise(of: RouteResult.self)
+            state.waiting[ticket] = Waiting(tenant: tenant, promise: promise)
+            return (ticket, .waiting(promise, tenant, Self.resolve(actions, tenant: tenant, state: &state)))
+        }
+        switch outcome {
+        case .forward(let target):
+            return .now(.forward(target))
+        case .waiting(let promise, let tenant, let resolved):
+            execute(resolved, tenant: tenant)
+            return .later(RouteTicket(ticket), promise.futureResult)
+        case .slow:
+            // Not synchronized yet, or an unknown host: the general path (which takes a new ticket).
+            let promise = eventLoop.makePromise(of: RouteResult.self)
+            return .later(route(query, promise: promise), promise.futureResult)
+        case .respond, .actions:
+            preconditionFailure("not produced above")
+        }
+    }
+
     public func route(_ query: RouteQuery, promise: EventLoopPromise<RouteResult>) -> RouteTicket {
         let now = Instant.now()
         let (ticket, outcome) = state.withLockedValue { state -> (UInt64, Outcome) in
@@ -72,6 +113,7 @@ public final class Dispatcher: RequestDispatcher {
         switch outcome {
         case .respond(let refusal): promise.succeed(.respond(refusal))
         case .actions(let tenant, let resolved): execute(resolved, tenant: tenant)
+        case .forward, .waiting, .slow: preconditionFailure("produced by route(_:on:) only")
         }
         return RouteTicket(ticket)
     }
@@ -224,6 +266,12 @@ public final class Dispatcher: RequestDispatcher {
     private enum Outcome {
         case respond(RouterRefusal)
         case actions(String, [Resolved])
+        /// `route(_:on:)`: a worker took the request at once.
+        case forward(ForwardTarget)
+        /// `route(_:on:)`: the request waits, with its promise (already in `waiting`).
+        case waiting(EventLoopPromise<RouteResult>, String, [Resolved])
+        /// `route(_:on:)`: handled by `route(_:promise:)`.
+        case slow
     }
 
     /// An action with its promise taken out of the waiting table (under the lock).

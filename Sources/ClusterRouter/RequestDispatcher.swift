@@ -67,11 +67,25 @@ public struct RouteTicket: Hashable, Sendable {
     }
 }
 
+/// Where a request goes, as ``RequestDispatcher/route(_:on:)`` answers it.
+public enum RouteDecision: Sendable {
+    /// Decided at once (the common case: a worker is free, or the answer is a refusal).
+    case now(RouteResult)
+    /// The request waits (for a worker to start, or to be free): the future completes when it is decided; the
+    /// ticket withdraws it.
+    case later(RouteTicket, EventLoopFuture<RouteResult>)
+}
+
 /// The routing side of the router, seen from the proxy. Thread-safe: called from every event loop.
 public protocol RequestDispatcher: Sendable {
     /// Completes `promise` with where the request goes: at once when a worker is free, later when one has
     /// started (the request waits in its tenant's bounded queue meanwhile).
     func route(_ query: RouteQuery, promise: EventLoopPromise<RouteResult>) -> RouteTicket
+
+    /// Where the request goes: decided now when no waiting is needed (then without a promise, a future or a
+    /// ticket: the proxy's per-request path), else later on `eventLoop`. The default calls
+    /// ``route(_:promise:)``.
+    func route(_ query: RouteQuery, on eventLoop: any EventLoop) -> RouteDecision
 
     /// The client went away before `route` completed: forget the request.
     func cancel(_ ticket: RouteTicket)
@@ -82,4 +96,12 @@ public protocol RequestDispatcher: Sendable {
     /// Connecting to `target` was refused or failed before anything was sent: the worker is gone. The request
     /// was not sent; the proxy routes it again (after `finished` for this target).
     func unreachable(_ target: ForwardTarget)
+}
+
+extension RequestDispatcher {
+    public func route(_ query: RouteQuery, on eventLoop: any EventLoop) -> RouteDecision {
+        let promise = eventLoop.makePromise(of: RouteResult.self)
+        let ticket = self.route(query, promise: promise)
+        return .later(ticket, promise.futureResult)
+    }
 }

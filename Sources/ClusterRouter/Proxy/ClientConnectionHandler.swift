@@ -174,15 +174,27 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .awaitingHead:
             return true
         case .forwarding:
-            guard let exchange = self.exchange, !exchange.requestEnded else { return false }
+            guard let exchange = self.exchange else { return false }
+            if exchange.requestEnded { return self.mayReadAhead(exchange) }
             return exchange.upstream?.isWritable ?? false
+        case .routing, .connecting:
+            return self.exchange.map { $0.requestEnded && self.mayReadAhead($0) } ?? false
         case .respondingLocally:
             return !(self.exchange?.requestEnded ?? true)
         case .closing:
             return self.lingering
-        case .routing, .connecting, .tunnelling:
+        case .tunnelling:
             return false
         }
+    }
+
+    /// Whether the socket may stay readable while a whole request waits for its response: what can come then is a
+    /// pipelined next request (decoded into `pendingInput`, which stops reading again: one read's worth at most) or
+    /// the end of the connection. Keeping the read registered saves two `epoll_ctl` calls per keep-alive request
+    /// (one to stop reading when the request ends, one to resume after the response). Not after an upgrade request
+    /// (the bytes after it belong to the tunnel) nor when the connection closes after this response anyway.
+    private func mayReadAhead(_ exchange: ProxyExchange) -> Bool {
+        !exchange.inspected.isUpgrade && !exchange.closeAfter
     }
 
     /// A request body is being read from the client (the body timeout applies).
@@ -375,12 +387,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func route() {
         guard let context = self.context, let exchange = self.exchange else { return }
-        let promise = context.eventLoop.makePromise(of: RouteResult.self)
         let id = exchange.id
         let query = RouteQuery(host: exchange.inspected.host, routeCookie: exchange.inspected.routeCookie)
-        self.exchange!.ticket = self.environment.dispatcher.route(query, promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { result in
-            self.routeCompleted(result, exchangeID: id)
+        switch self.environment.dispatcher.route(query, on: context.eventLoop) {
+        case .now(let result):
+            self.routeCompleted(.success(result), exchangeID: id)
+        case .later(let ticket, let future):
+            self.exchange!.ticket = ticket
+            future.assumeIsolated().whenComplete { result in
+                self.routeCompleted(result, exchangeID: id)
+            }
         }
     }
 

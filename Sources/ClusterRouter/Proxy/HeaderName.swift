@@ -65,9 +65,16 @@ enum HeaderName: Equatable {
 extension Substring {
     /// Without leading and trailing spaces and tabs.
     func trimmingSpaces() -> Substring {
-        var result = self
-        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
-        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
-        return result
+        // On UTF-8 bytes: spaces and tabs are ASCII, and Character-wise trimming costs grapheme breaking.
+        let bytes = self.utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while start < end {
+            let last = bytes.index(before: end)
+            guard bytes[last] == 0x20 || bytes[last] == 0x09 else { break }
+            end = last
+        }
+        return self[start..<end]
     }
 }

@@ -149,40 +149,42 @@ enum RequestHeadInspector {
     /// The host of a `Host` header value: lower-cased, port removed, IPv6 literal without brackets; nil when the
     /// value is not a plausible `host[:port]`.
     static func hostName(fromHeader value: String) -> String? {
-        let text = value[...].trimmingSpaces()
-        guard !text.isEmpty else { return nil }
-        let host: Substring
-        let port: Substring?
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
+        // On UTF-8 bytes, not Characters: this runs for every request (a valid host is ASCII; anything else is
+        // rejected by the byte checks either way).
+        let bytes = value[...].trimmingSpaces().utf8
+        guard let first = bytes.first else { return nil }
+        let host: Substring.UTF8View
+        let port: Substring.UTF8View?
+        if first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            host = bytes[bytes.index(after: bytes.startIndex)..<close]
+            let rest = bytes[bytes.index(after: close)...]
             if rest.isEmpty {
                 port = nil
             } else {
-                guard rest.hasPrefix(":") else { return nil }
+                guard rest.first == UInt8(ascii: ":") else { return nil }
                 port = rest.dropFirst()
             }
-            guard !host.isEmpty, host.utf8.allSatisfy({ Self.isHex($0) || $0 == 0x3A || $0 == 0x2E }) else {
+            guard !host.isEmpty, host.allSatisfy({ Self.isHex($0) || $0 == 0x3A || $0 == 0x2E }) else {
                 return nil
             }
         } else {
-            if let colon = text.lastIndex(of: ":") {
-                host = text[..<colon]
-                port = text[text.index(after: colon)...]
+            if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+                host = bytes[..<colon]
+                port = bytes[bytes.index(after: colon)...]
             } else {
-                host = text
+                host = bytes
                 port = nil
             }
-            guard !host.isEmpty, host.utf8.allSatisfy(Self.isRegisteredNameByte) else { return nil }
+            guard !host.isEmpty, host.allSatisfy(Self.isRegisteredNameByte) else { return nil }
         }
         if let port {
-            guard port.utf8.count <= 5, port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            guard port.count <= 5, port.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         }
-        if host.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
-            return String(decoding: host.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        if host.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
+            return String(decoding: host.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
         }
-        return String(host)
+        return String(Substring(host))
     }
 
     /// The value of cookie `name` in one `Cookie` header value (`a=1; b=2`), unquoted; nil when absent or empty.

@@ -12,7 +12,13 @@ final class UpstreamConnectionPool {
     private let maxIdlePerWorker: Int
     private let idleTimeout: TimeAmount
     private let bootstrap: ClientBootstrap
-    private var idle: [Int: [UpstreamConnection]] = [:]
+    /// Per worker port. A class, so taking and putting back a connection mutates the stack in place without
+    /// touching the dictionary (a keep-alive request does both).
+    private final class IdleStack {
+        var connections: [UpstreamConnection] = []
+    }
+
+    private var idle: [Int: IdleStack] = [:]
     private var idleCount = 0
     private var sweeper: Scheduled<Void>?
     private var isShutDown = false
@@ -36,8 +42,9 @@ final class UpstreamConnectionPool {
 
     /// An idle connection to `port`, most recently used first; nil when there is none.
     func takeIdle(port: Int) -> UpstreamConnection? {
-        while var stack = self.idle[port], let connection = stack.popLast() {
-            self.idle[port] = stack.isEmpty ? nil : stack
+        // An emptied stack stays, so that a connection put back does not allocate a new one (sweeps drop it).
+        guard let stack = self.idle[port] else { return nil }
+        while let connection = stack.connections.popLast() {
             self.idleCount -= 1
             connection.isPooled = false
             if connection.isUsable { return connection }
@@ -67,14 +74,20 @@ final class UpstreamConnectionPool {
     func release(_ connection: UpstreamConnection) {
         connection.detach()
         guard !self.isShutDown, connection.isUsable,
-            (self.idle[connection.port]?.count ?? 0) < self.maxIdlePerWorker
+            (self.idle[connection.port]?.connections.count ?? 0) < self.maxIdlePerWorker
         else {
             connection.close()
             return
         }
         connection.isPooled = true
         connection.idleSince = .now()
-        self.idle[connection.port, default: []].append(connection)
+        if let stack = self.idle[connection.port] {
+            stack.connections.append(connection)
+        } else {
+            let stack = IdleStack()
+            stack.connections.append(connection)
+            self.idle[connection.port] = stack
+        }
         self.idleCount += 1
         if self.sweeper == nil {
             self.scheduleSweep()
@@ -83,11 +96,10 @@ final class UpstreamConnectionPool {
 
     /// Forgets a pooled connection that closed.
     func remove(_ connection: UpstreamConnection) {
-        guard connection.isPooled, var stack = self.idle[connection.port],
-            let index = stack.firstIndex(where: { $0 === connection })
+        guard connection.isPooled, let stack = self.idle[connection.port],
+            let index = stack.connections.firstIndex(where: { $0 === connection })
         else { return }
-        stack.remove(at: index)
-        self.idle[connection.port] = stack.isEmpty ? nil : stack
+        stack.connections.remove(at: index)
         self.idleCount -= 1
         connection.isPooled = false
     }
@@ -97,7 +109,7 @@ final class UpstreamConnectionPool {
         self.isShutDown = true
         self.sweeper?.cancel()
         self.sweeper = nil
-        let all = self.idle.values.flatMap { $0 }
+        let all = self.idle.values.flatMap(\.connections)
         self.idle = [:]
         self.idleCount = 0
         for connection in all {
@@ -118,10 +130,10 @@ final class UpstreamConnectionPool {
         self.sweeper = nil
         let cutoff = NIODeadline.now() - self.idleTimeout
         for (port, stack) in self.idle {
-            let expired = stack.prefix { $0.idleSince <= cutoff }
+            let expired = Array(stack.connections.prefix { $0.idleSince <= cutoff })
+            stack.connections.removeFirst(expired.count)
+            if stack.connections.isEmpty { self.idle[port] = nil }
             guard !expired.isEmpty else { continue }
-            let kept = Array(stack.dropFirst(expired.count))
-            self.idle[port] = kept.isEmpty ? nil : kept
             self.idleCount -= expired.count
             for connection in expired {
                 connection.isPooled = false
