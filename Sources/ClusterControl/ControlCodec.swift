@@ -9,8 +9,11 @@ public enum ControlCodec {
     /// The protocol version this build speaks.
     public static let version = 1
     public static let supportedVersions = [1]
-    /// Longest accepted line, newline excluded.
+    /// Longest line clusterd accepts from a client, newline excluded.
     public static let maximumLineLength = 1 << 20
+    /// Longest line a client accepts from clusterd: a `status` or `subscribe` snapshot grows with the tenants and
+    /// workers (about 150 bytes each; 10,000 tenants are over 1 MiB).
+    public static let maximumReplyLineLength = 64 << 20
     /// Most workers in one `activity` request (a router with more sends several).
     public static let maximumActivityReports = 10_000
     /// Longest error message sent back; what a client sent is never echoed in full.

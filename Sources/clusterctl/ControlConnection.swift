@@ -147,7 +147,7 @@ final class ControlConnection {
         }
     }
 
-    /// The next line, newline excluded, at most `ControlCodec.maximumLineLength` bytes.
+    /// The next line, newline excluded, at most `ControlCodec.maximumReplyLineLength` bytes.
     private func readLine() throws(Unreachable) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -158,8 +158,8 @@ final class ControlConnection {
                 return line
             }
             scanned = buffer.count
-            guard buffer.count <= ControlCodec.maximumLineLength else {
-                throw unreachable("it sent a line longer than \(ControlCodec.maximumLineLength) bytes")
+            guard buffer.count <= ControlCodec.maximumReplyLineLength else {
+                throw unreachable("it sent a line longer than \(ControlCodec.maximumReplyLineLength) bytes")
             }
             let received = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if received > 0 {
