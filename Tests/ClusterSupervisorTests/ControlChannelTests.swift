@@ -277,7 +277,14 @@ extension SupervisorIntegrationTests {
                     """
             )
             let client = try clusterd.client()
-            let fdsBefore = clusterd.openFDs()
+            // Once clusterd has settled after start-up (two samples alike, 200 ms apart).
+            var fdsBefore = clusterd.openFDs()
+            for _ in 0..<15 {
+                usleep(200_000)
+                let again = clusterd.openFDs()
+                if again == fdsBefore { break }
+                fdsBefore = again
+            }
             for _ in 0..<100 {
                 for tenant in ["a", "b", "c", "d", "e"] {
                     guard case .success? = client.request("start", ["tenant": .string(tenant)]) else {
@@ -298,6 +305,8 @@ extension SupervisorIntegrationTests {
             #expect(try clusterd.snapshot(client).workersTotal == 0)
             #expect(clusterd.log().components(separatedBy: "worker starting").count - 1 == 500)
             #expect(clusterd.zombieChildren().isEmpty)
+            let settled = ContinuousClock.now + .seconds(5)
+            while clusterd.openFDs() != fdsBefore, ContinuousClock.now < settled { usleep(50_000) }
             #expect(
                 clusterd.openFDs() == fdsBefore,
                 "clusterd's open fds: \(fdsBefore) before, \(clusterd.openFDs()) after"
