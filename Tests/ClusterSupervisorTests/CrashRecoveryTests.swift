@@ -45,6 +45,56 @@ extension SupervisorIntegrationTests {
             )
         }
 
+        @Test("kill -9 clusterd and its router together: workers adopted, a new router, sessions keep counting")
+        func bothKilled() throws {
+            // A fixed port: the new router listens where the old one did (outside systemd nobody holds it).
+            let port = PortBlocks.take().lowerBound
+            let clusterd = try ClusterdProcess(
+                tenants: Upgrade.tenants,
+                router: true,
+                routerArguments: ["--listen", "127.0.0.1:\(port)"]
+            )
+            let client = try clusterd.client()
+            #expect(client.request("scale", ["tenants": .object(["acme": .number(2)])]).isSuccess)
+            try Upgrade.waitForReady(clusterd, count: 2)
+            try awaitRouterServing(port: port)
+            let before = try clusterd.snapshot().tenant("acme").workers.map(\.pid)
+            let first = try #require(HTTPGet.get(port: port, path: "/count", host: "acme.example.test"))
+            let cookie = first.setCookies.joined(separator: "; ")
+            let oldRouter = try #require(clusterd.routerPID())
+
+            let load = Upgrade.steadyLoad(port: port, cookie: cookie)
+            usleep(300_000)
+            kill(oldRouter, SIGKILL)
+            clusterd.crash()
+            usleep(300_000)  // nothing listens on the router's port now
+            try clusterd.startAgain()
+            try awaitRouterServing(port: port)
+            usleep(300_000)
+            let (ok, failed, counts) = load.finish()
+
+            let after = try clusterd.snapshot()
+            #expect(after.tenant("acme").workers.map(\.pid) == before, "the same workers, adopted")
+            #expect(clusterd.routerPID() != oldRouter, "a new router")
+            // Every request that got an answer found its session's state: the counter never went back.
+            #expect(counts == Array(2...(counts.count + 1)), "the session's counter went on: \(counts.prefix(5))…")
+            #expect(ok > 20, "\(ok) ok, \(failed) failed while no router listened")
+            print("both killed: \(ok) requests ok, \(failed) failed (refused while no router listened)")
+            #expect(clusterd.stop() == 0)
+            for pid in before.compactMap({ $0 }) { #expect(!ProcessTable.isAlive(pid), "worker \(pid) stopped") }
+        }
+
+        /// Until the router on `port` answers a request for acme.
+        private func awaitRouterServing(port: Int) throws {
+            let deadline = ContinuousClock.now + .seconds(15)
+            while HTTPGet.get(port: port, path: "/", host: "acme.example.test", timeoutSeconds: 2)?.status != 200 {
+                guard ContinuousClock.now < deadline else { throw RouterNotServing() }
+                usleep(50_000)
+            }
+        }
+
+        private struct RouterNotServing: Error {}
+
         @Test("a worker that exits while clusterd is down is not adopted, and is replaced")
         func workerGoneMeanwhile() throws {
             let clusterd = try ClusterdProcess(tenants: Upgrade.tenants)
