@@ -294,15 +294,15 @@ struct ClusterctlBinaryTests {
         #expect(elapsed >= .milliseconds(500) && elapsed < .seconds(10))
     }
 
-    @Test("something that does not speak the protocol, or a line over 1 MiB: exit 3", arguments: [0, 1])
+    @Test("something that does not speak the protocol, or a line over 64 MiB: exit 3", arguments: [0, 1])
     func notTheProtocol(_ variant: Int) throws {
         let (outcome, _, _) = try run(["status"]) { request in
             guard case .hello = request.operation else { return nil }
             return variant == 0
                 ? .lines(["HTTP/1.1 400 Bad Request"])
-                : .raw([UInt8](repeating: UInt8(ascii: "x"), count: ControlCodec.maximumLineLength + 100_000))
+                : .raw([UInt8](repeating: UInt8(ascii: "x"), count: ControlCodec.maximumReplyLineLength + 100_000))
         }
         #expect(outcome.status == 3)
-        #expect(outcome.errors.contains(variant == 0 ? "not of the control protocol" : "longer than 1048576 bytes"))
+        #expect(outcome.errors.contains(variant == 0 ? "not of the control protocol" : "longer than 67108864 bytes"))
     }
 }
