@@ -11,10 +11,9 @@ public enum IncomingLine: Sendable {
 
     /// Parses a line from clusterd; nil when it is not a line of this protocol.
     public init?(_ line: some Collection<UInt8>) {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line)), case .object(let object) = value
-        else { return nil }
+        guard let value = try? JSONValue(parsing: line), case .object(let object) = value else { return nil }
         if object["event"] != nil {
-            guard let event = try? JSONDecoder().decode(ControlEvent.self, from: Data(line)) else { return nil }
+            guard let event = try? value.decode(as: ControlEvent.self) else { return nil }
             self = .event(event)
             return
         }
@@ -23,9 +22,7 @@ public enum IncomingLine: Sendable {
             return value.string.map { .string($0) }
         }
         if let errorValue = object["error"] {
-            guard let data = try? JSONEncoder().encode(errorValue),
-                let error = try? JSONDecoder().decode(ControlError.self, from: data)
-            else { return nil }
+            guard let error = try? errorValue.decode(as: ControlError.self) else { return nil }
             self = .reply(id: id, .failure(error))
         } else if let result = object["result"] {
             self = .reply(id: id, .success(result))

@@ -30,7 +30,7 @@ public enum ControlCodec {
     public static func parseRequest(_ line: some Collection<UInt8>) -> Result<ControlRequest, RequestFailure> {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+            value = try JSONValue(parsing: line)
         } catch {
             return .failure(
                 RequestFailure(id: nil, error: ControlError(.malformed, "not valid JSON: one JSON object per line"))
