@@ -1,15 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// A line a client receives: the reply to one of its requests, or (after `subscribe`) an event.
 public enum IncomingLine: Sendable {
     case reply(id: RequestID?, Result<JSONValue, ControlError>)
     case event(ControlEvent)
 
-    /// Parses a line from clusterd; nil when it is not a line of this protocol.
+    /// Parses a line from clusterd; nil when it is not a line of this protocol. The line is parsed once; a
+    /// reply's result is left as a value for the caller to decode as the type it expects.
     public init?(_ line: some Collection<UInt8>) {
         guard let value = try? JSONValue(parsing: line), case .object(let object) = value else { return nil }
         if object["event"] != nil {
@@ -29,13 +24,6 @@ public enum IncomingLine: Sendable {
         } else {
             return nil
         }
-    }
-}
-
-extension JSONValue {
-    /// Decodes this value as `T` (a reply's `result`).
-    public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
-        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
     }
 }
 
