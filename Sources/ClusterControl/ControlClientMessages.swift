@@ -37,6 +37,6 @@ public enum ControlRequestLine {
         case .number(let number): object["id"] = .number(Double(number))
         case .string(let text): object["id"] = .string(text)
         }
-        return ControlCodec.line(JSONValue.object(object))
+        return JSONValue.object(object).jsonText() + [UInt8(ascii: "\n")]
     }
 }
