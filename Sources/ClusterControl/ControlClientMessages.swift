@@ -1,20 +1,14 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// A line a client receives: the reply to one of its requests, or (after `subscribe`) an event.
 public enum IncomingLine: Sendable {
     case reply(id: RequestID?, Result<JSONValue, ControlError>)
     case event(ControlEvent)
 
-    /// Parses a line from clusterd; nil when it is not a line of this protocol.
+    /// Parses a line from clusterd; nil when it is not a line of this protocol. The line is parsed once; a
+    /// reply's result is left as a value for the caller to decode as the type it expects.
     public init?(_ line: some Collection<UInt8>) {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line)), case .object(let object) = value
-        else { return nil }
+        guard let value = try? JSONValue(parsing: line), case .object(let object) = value else { return nil }
         if object["event"] != nil {
-            guard let event = try? JSONDecoder().decode(ControlEvent.self, from: Data(line)) else { return nil }
+            guard let event = try? value.decode(as: ControlEvent.self) else { return nil }
             self = .event(event)
             return
         }
@@ -23,22 +17,13 @@ public enum IncomingLine: Sendable {
             return value.string.map { .string($0) }
         }
         if let errorValue = object["error"] {
-            guard let data = try? JSONEncoder().encode(errorValue),
-                let error = try? JSONDecoder().decode(ControlError.self, from: data)
-            else { return nil }
+            guard let error = try? errorValue.decode(as: ControlError.self) else { return nil }
             self = .reply(id: id, .failure(error))
         } else if let result = object["result"] {
             self = .reply(id: id, .success(result))
         } else {
             return nil
         }
-    }
-}
-
-extension JSONValue {
-    /// Decodes this value as `T` (a reply's `result`).
-    public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
-        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
     }
 }
 
@@ -52,6 +37,6 @@ public enum ControlRequestLine {
         case .number(let number): object["id"] = .number(Double(number))
         case .string(let text): object["id"] = .string(text)
         }
-        return ControlCodec.line(JSONValue.object(object))
+        return JSONValue.object(object).jsonText() + [UInt8(ascii: "\n")]
     }
 }

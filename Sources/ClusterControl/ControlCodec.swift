@@ -30,7 +30,7 @@ public enum ControlCodec {
     public static func parseRequest(_ line: some Collection<UInt8>) -> Result<ControlRequest, RequestFailure> {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+            value = try JSONValue(parsing: line)
         } catch {
             return .failure(
                 RequestFailure(id: nil, error: ControlError(.malformed, "not valid JSON: one JSON object per line"))
@@ -196,6 +196,16 @@ public enum ControlCodec {
         line(ReplyLine(id: id, result: result, error: nil))
     }
 
+    /// `{"id":…,"result":{…}}\n` for a snapshot (`status`), written without JSONEncoder: it grows with the cluster.
+    public static func reply(id: RequestID?, _ snapshot: ClusterSnapshot) -> [UInt8] {
+        writtenReply(id: id, snapshot)
+    }
+
+    /// `{"id":…,"result":{"snapshot":{…}}}\n`, written without JSONEncoder: the snapshot grows with the cluster.
+    public static func reply(id: RequestID?, _ subscription: SubscribeReply) -> [UInt8] {
+        writtenReply(id: id, subscription)
+    }
+
     /// `{"error":{…},"id":…}\n`; the message is cut at ``maximumMessageLength``.
     public static func reply(id: RequestID?, error: ControlError) -> [UInt8] {
         var error = error
@@ -210,9 +220,12 @@ public enum ControlCodec {
         text.count <= limit ? "\"\(text)\"" : "\"\(text.prefix(limit))…\""
     }
 
-    /// `{"event":…}\n`
+    /// `{"event":…}\n`, written without JSONEncoder (a `config-reloaded` event carries a snapshot).
     public static func event(_ event: ControlEvent) -> [UInt8] {
-        line(event)
+        var json = JSONTextWriter(pretty: false)
+        json.write(event)
+        json.bytes.append(UInt8(ascii: "\n"))
+        return json.bytes
     }
 
     /// One value as a line; requests are encoded the same way by clients.

@@ -79,7 +79,9 @@ public struct StatusTable: Sendable {
 
     /// Control characters (a worker's `STATUS=` is free text) become spaces, so a row stays one line.
     static func oneLine(_ text: String) -> String {
-        String(text.map { $0.isNewline || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true ? " " : $0 })
+        // Most text is printable ASCII, left as it is without looking at each character.
+        if text.utf8.allSatisfy({ (0x20..<0x7F).contains($0) }) { return text }
+        return String(text.map { $0.isNewline || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true ? " " : $0 })
     }
 
     /// The widest cell of each column but the last, which is as wide as it needs to be.
@@ -90,21 +92,20 @@ public struct StatusTable: Sendable {
 
     private func render(_ cells: [String], _ widths: [Int]) -> String {
         var line = ""
+        var length = 0  // characters in `line`
         for (index, cell) in cells.enumerated() {
+            let cellLength = cell.count
             if index == cells.count - 1 {
-                let room = max(width - line.count, 1)
-                line += cell.count <= room ? cell : String(cell.prefix(max(room - 3, 0))) + "..."
+                let room = max(width - length, 1)
+                line += cellLength <= room ? cell : String(cell.prefix(max(room - 3, 0))) + "..."
             } else {
-                line += cell.padding(to: widths[index]) + Self.gap
+                let padded = max(cellLength, widths[index]) + Self.gap.count
+                line += cell
+                line += String(repeating: " ", count: padded - cellLength)
+                length += padded
             }
         }
         while line.last == " " { line.removeLast() }
         return line
-    }
-}
-
-extension String {
-    fileprivate func padding(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

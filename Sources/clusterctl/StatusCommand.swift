@@ -1,12 +1,6 @@
 import ArgumentParser
 import ClusterControl
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// `clusterctl status [TENANT] [--json]`
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,9 +29,9 @@ struct StatusCommand: ParsableCommand {
         let result = try clusterctl.perform("status", tenant.map { ["tenant": .string($0)] } ?? [:])
         let snapshot = try clusterctl.decode(result, as: ClusterSnapshot.self, op: "status")
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(snapshot), as: UTF8.self))
+            // The snapshot as received (checked above to be one), laid out as JSONEncoder would: decoding it and
+            // encoding it again would only take longer.
+            print(String(decoding: result.jsonText(pretty: true), as: UTF8.self))
         } else {
             print(StatusTable(snapshot).text, terminator: "")
         }

@@ -49,6 +49,27 @@ struct ClusterctlBinaryTests {
         #expect(keys == ["domain", "max_workers", "shutting_down", "tenants", "workers_total"])
     }
 
+    @Test(
+        "10,000 tenants and 1,000 workers, a status line over 1 MiB: the whole table, and --json as JSONEncoder has it"
+    )
+    func largeSnapshot() throws {
+        let snapshot = Fixtures.cluster(tenants: 10_000, workers: 1_000)
+        let respond: @Sendable (ControlRequest) -> FakeClusterd.Response? = { request in
+            guard case .status = request.operation else { return nil }
+            return .lines([FakeClusterd.reply(request, snapshot)])
+        }
+        #expect(ControlCodec.reply(id: .number(2), snapshot).count > 1 << 20)
+        let (table, _, _) = try run(["status"], respond: respond)
+        #expect(table.status == 0, "\(table.errors)")
+        #expect(table.output == StatusTable(snapshot).text)
+        #expect(table.output.split(separator: "\n").count == 2 + 1 + 10_000 + 1_000)
+        let (json, _, _) = try run(["status", "--json"], respond: respond)
+        #expect(json.status == 0, "\(json.errors)")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        #expect(json.output == String(decoding: try encoder.encode(snapshot), as: UTF8.self) + "\n")
+    }
+
     @Test("scale: one request with every tenant; the resulting scales on stdout")
     func scale() throws {
         let (outcome, requests, _) = try run(["scale", "acme=4", "beta=0"]) { request in

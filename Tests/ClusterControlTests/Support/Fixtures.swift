@@ -48,3 +48,47 @@ enum Fixtures {
         {"id": "delta#1", "pid": 16000, "port": 20003, "state": "starting", "in_flight": 0}
         """#
 }
+
+extension Fixtures {
+    /// A host's worth: `tenants` tenants (`t0`, `t1`, …), the first `workers` of them running one ready worker each.
+    /// 10,000 tenants make a status line of about 1.5 MiB.
+    static func cluster(tenants: Int, workers: Int) -> ClusterSnapshot {
+        ClusterSnapshot(
+            domain: "example.test",
+            maxWorkers: 1100,
+            workersTotal: workers,
+            shuttingDown: false,
+            tenants: (0..<tenants).map { index in
+                let running = index < workers
+                return TenantSnapshot(
+                    name: "t\(index)",
+                    state: running ? "running" : "idle",
+                    hosts: index % 10 == 0 ? ["t\(index).example.com"] : [],
+                    scale: nil,
+                    floor: 0,
+                    target: running ? 1 : 0,
+                    maxWorkers: 1,
+                    queueLimit: 100,
+                    maxConcurrency: 0,
+                    waiting: 0,
+                    lastError: nil,
+                    retryInMilliseconds: nil,
+                    workers: running
+                        ? [
+                            WorkerSnapshot(
+                                id: "t\(index)#1",
+                                pid: Int32(10_000 + index),
+                                port: 20_000 + index,
+                                state: "ready",
+                                stopReason: nil,
+                                inFlight: index % 3,
+                                uptimeMilliseconds: 1000 * index,
+                                idleInMilliseconds: 1_800_000 - index,
+                                status: "serving"
+                            )
+                        ] : []
+                )
+            }
+        )
+    }
+}
