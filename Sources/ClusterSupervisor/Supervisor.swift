@@ -92,6 +92,8 @@ public actor Supervisor: Service {
     private var subscribers: [Int: Subscription] = [:]
     private var nextObserver = 0
     private var finished = false
+    /// Each worker's start time, as last written to `state_dir/runtime.json`.
+    private var workerStartTimes: [Int32: UInt64] = [:]
     /// The set of processes changed since `state_dir/runtime.json` was last written.
     private var runtimeRecordDirty = false
     private var controlListening = false
@@ -568,9 +570,17 @@ public actor Supervisor: Service {
     /// `state_dir/runtime.json`: the workers (and router) a clusterd started after a crash adopts.
     private func writeRuntimeRecord() {
         runtimeRecordDirty = false
-        let workers = machine.workersToHandOver.compactMap { worker in
-            ProcessIdentity.startTime(of: worker.pid).map { RuntimeRecord.Entry(worker: worker, startTime: $0) }
+        // A worker's start time is read from /proc once: it cannot change while the worker is ours, and the time
+        // recorded first is the identity of the process we started or adopted, even if its pid were reused.
+        var startTimes: [Int32: UInt64] = [:]
+        let workers = machine.workersToHandOver.compactMap { worker -> RuntimeRecord.Entry? in
+            guard let startTime = workerStartTimes[worker.pid] ?? ProcessIdentity.startTime(of: worker.pid) else {
+                return nil
+            }
+            startTimes[worker.pid] = startTime
+            return RuntimeRecord.Entry(worker: worker, startTime: startTime)
         }
+        workerStartTimes = startTimes
         let router = options.upgrade.flatMap { context in
             context.routerPID().flatMap { pid in
                 ProcessIdentity.startTime(of: pid).map {
@@ -587,7 +597,8 @@ public actor Supervisor: Service {
             notifySocketPath: options.notifySocketPath,
             workers: workers,
             router: router,
-            nextSerials: machine.nextSerials
+            // Only tenants that ever had a worker: the rest start at 1 anyway (and there may be 10,000 of them).
+            nextSerials: machine.nextSerials.filter { $0.value > 1 }
         )
         do {
             try record.save(to: machine.configuration.stateDirectory)
