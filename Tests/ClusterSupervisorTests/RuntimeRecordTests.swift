@@ -16,7 +16,8 @@ struct RuntimeRecordTests {
                     port: 20_000 + serial,
                     pid: Int32(4000 + serial),
                     state: serial == 3 ? "starting" : "ready",
-                    readyAt: serial == 3 ? nil : Instant(nanoseconds: 1_234_567_890 * Int64(serial)),
+                    // 2^53 + 1 ns (104 days of uptime): must come back exact, as no Double could hold it.
+                    readyAt: serial == 3 ? nil : Instant(nanoseconds: serial == 1 ? 9_007_199_254_740_993 : 1_234_567_890),
                     statusText: serial == 1 ? statusText : nil
                 ),
                 startTime: UInt64(98_765 + serial)
@@ -48,5 +49,6 @@ struct RuntimeRecordTests {
         encoder.outputFormatting = .sortedKeys
         #expect(try encoder.encode(loaded) == encoder.encode(original))
         #expect(loaded.workers.first?.worker.statusText == statusText)
+        #expect(loaded.workers.first?.worker.readyAt == Instant(nanoseconds: 9_007_199_254_740_993))
     }
 }

@@ -48,6 +48,8 @@ public struct RuntimeRecord: Codable, Sendable {
 
     /// The record as JSON, as `load` (JSONDecoder) reads it. Written by hand: the record is rewritten whenever a
     /// worker starts or goes, and JSONEncoder took ~20 ms for 1,000 workers, most of an activation's cost.
+    /// (Not `JSONValue.jsonText`: its numbers are Doubles, and `readyAt` nanoseconds pass 2^53 after 104 days of
+    /// uptime; every integer here must come back exact.)
     func jsonBytes() -> [UInt8] {
         var json = "{\"version\":\(version),\"clusterdPID\":\(clusterdPID),\"notifySocketPath\":"
         Self.appendString(notifySocketPath, to: &json)
