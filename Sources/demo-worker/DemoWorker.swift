@@ -14,6 +14,11 @@ enum DemoWorker {
 
     static func main() {
         signal(SIGPIPE, SIG_IGN)
+        // SIGTERM and SIGINT stay pending until the stop thread takes them with sigwait: blocked here, before any
+        // thread exists, so every thread inherits the mask. (A dispatch signal source after SIG_IGN dropped a
+        // SIGTERM that came before the source was armed, and the worker ran on until SIGKILL.)
+        var stopSignals = StopSignalThread.signals
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         let options: WorkerOptions
         do {
             options = try WorkerOptions.parse(Array(CommandLine.arguments.dropFirst()))
@@ -47,18 +52,7 @@ enum DemoWorker {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let control = group.next()
         let stopSignal = control.makePromise(of: String.self)
-        let signalSources = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                stopSignal.succeed(number == SIGTERM ? "SIGTERM" : "SIGINT")
-            }
-            source.resume()
-            return source
-        }
-        defer {
-            for source in signalSources { source.cancel() }
-        }
+        StopSignalThread.start(succeeding: stopSignal)
 
         if options.startDelayMilliseconds > 0 {
             // Succeeds with the signal's name when a stop comes first, with nil when the delay is over.
@@ -139,5 +133,49 @@ enum DemoWorker {
             throw WorkerServer.StartError(description: "PORT='\(text)' is not a port number (0-65535)")
         }
         return .bind(host: options.host, port: port)
+    }
+}
+
+/// A thread that waits (sigwait) for the SIGTERM or SIGINT that `main` blocked, and reports which came.
+private final class StopSignalThread {
+    let promise: EventLoopPromise<String>
+
+    /// SIGTERM and SIGINT.
+    static var signals: sigset_t {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        return signals
+    }
+
+    private init(promise: EventLoopPromise<String>) {
+        self.promise = promise
+    }
+
+    static func start(succeeding promise: EventLoopPromise<String>) {
+        let context = Unmanaged.passRetained(StopSignalThread(promise: promise)).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(
+            &thread,
+            nil,
+            { context in
+                let waiter = Unmanaged<StopSignalThread>.fromOpaque(context!).takeRetainedValue()
+                var signals = StopSignalThread.signals
+                var number: Int32 = 0
+                while sigwait(&signals, &number) != 0 {}
+                waiter.promise.succeed(number == SIGTERM ? "SIGTERM" : "SIGINT")
+                return nil
+            },
+            context
+        )
+        guard started == 0 else {
+            Unmanaged<StopSignalThread>.fromOpaque(context).release()
+            Console.error("demo-worker: cannot start the stop-signal thread (error \(started)): SIGTERM stops at once")
+            var signals = signals
+            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+            return
+        }
+        pthread_detach(thread)
     }
 }
