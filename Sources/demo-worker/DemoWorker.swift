@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import NIOCore
 import NIOPosix

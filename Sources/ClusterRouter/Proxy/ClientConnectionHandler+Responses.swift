@@ -23,17 +23,24 @@ extension ClientConnectionHandler {
         self.exchange = exchange
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        self.endResponse(trailers: nil, close: close, requestEnded: exchange.requestEnded)
+    }
+
+    /// Writes the response's end, then closes the connection, goes on to the next request, or (the response came
+    /// before the whole request body) reads the rest of the body and drops it.
+    func endResponse(trailers: HTTPHeaders?, close: Bool, requestEnded: Bool) {
+        guard let context = self.context else { return }
         if close {
-            self.writeEndAndClose(trailers: nil, linger: !exchange.requestEnded)
+            self.writeEndAndClose(trailers: trailers, linger: !requestEnded)
+            return
+        }
+        context.writeAndFlush(Self.wrapOutboundOut(.end(trailers)), promise: nil)
+        if requestEnded {
+            self.exchangeCompleted()
         } else {
-            context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
-            if exchange.requestEnded {
-                self.exchangeCompleted()
-            } else {
-                self.state = .respondingLocally
-                self.drainPendingInput()
-                self.resumeReadingIfWanted()
-            }
+            self.state = .respondingLocally
+            self.drainPendingInput()
+            self.resumeReadingIfWanted()
         }
     }
 

@@ -218,7 +218,7 @@ extension ClientConnectionHandler {
     }
 
     private func responseEndArrived(_ trailers: HTTPHeaders?) {
-        guard let context = self.context, var exchange = self.exchange, exchange.responseHeadSent else { return }
+        guard self.context != nil, var exchange = self.exchange, exchange.responseHeadSent else { return }
         let drain = exchange.canDrainRest(limit: self.configuration.maxDrainBytes)
         let close = exchange.closeAfter || self.quiescing || !drain
         exchange.responseEnded = true
@@ -234,19 +234,10 @@ extension ClientConnectionHandler {
         }
         self.finishTarget()
         self.clientNeedsFlush = false
-        let trailers = exchange.responseFraming == .chunked ? trailers : nil
-        if close {
-            self.writeEndAndClose(trailers: trailers, linger: !exchange.requestEnded)
-            return
-        }
-        context.writeAndFlush(Self.wrapOutboundOut(.end(trailers)), promise: nil)
-        if exchange.requestEnded {
-            self.exchangeCompleted()
-        } else {
-            // The worker answered before the whole body came: read the (small) rest and drop it.
-            self.state = .respondingLocally
-            self.drainPendingInput()
-            self.resumeReadingIfWanted()
-        }
+        self.endResponse(
+            trailers: exchange.responseFraming == .chunked ? trailers : nil,
+            close: close,
+            requestEnded: exchange.requestEnded
+        )
     }
 }

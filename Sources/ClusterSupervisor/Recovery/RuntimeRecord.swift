@@ -1,3 +1,4 @@
+import ClusterControl
 import ClusterCore
 import Foundation
 import Glibc
@@ -52,19 +53,19 @@ public struct RuntimeRecord: Codable, Sendable {
     /// uptime; every integer here must come back exact.)
     func jsonBytes() -> [UInt8] {
         var json = "{\"version\":\(version),\"clusterdPID\":\(clusterdPID),\"notifySocketPath\":"
-        Self.appendString(notifySocketPath, to: &json)
+        json += notifySocketPath.jsonQuoted
         json += ",\"workers\":["
         for (index, entry) in workers.enumerated() {
             let worker = entry.worker
             if index > 0 { json += "," }
             json += "{\"startTime\":\(entry.startTime),\"worker\":{\"id\":{\"tenant\":"
-            Self.appendString(worker.id.tenant, to: &json)
+            json += worker.id.tenant.jsonQuoted
             json += ",\"serial\":\(worker.id.serial)},\"port\":\(worker.port),\"pid\":\(worker.pid),\"state\":"
-            Self.appendString(worker.state, to: &json)
+            json += worker.state.jsonQuoted
             if let readyAt = worker.readyAt { json += ",\"readyAt\":{\"nanoseconds\":\(readyAt.nanoseconds)}" }
             if let statusText = worker.statusText {
                 json += ",\"statusText\":"
-                Self.appendString(statusText, to: &json)
+                json += statusText.jsonQuoted
             }
             json += "}}"
         }
@@ -76,27 +77,11 @@ public struct RuntimeRecord: Codable, Sendable {
         json += ",\"nextSerials\":{"
         for (index, (tenant, serial)) in nextSerials.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { json += "," }
-            Self.appendString(tenant, to: &json)
+            json += tenant.jsonQuoted
             json += ":\(serial)"
         }
         json += "}}"
         return Array(json.utf8)
-    }
-
-    /// `text` as a JSON string: `"` and `\` escaped, control characters as `\u00XX`.
-    private static func appendString(_ text: String, to json: inout String) {
-        json += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": json += "\\\""
-            case "\\": json += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: json.unicodeScalars.append(scalar)
-            }
-        }
-        json += "\""
     }
 
     static func remove(from stateDirectory: String) {
