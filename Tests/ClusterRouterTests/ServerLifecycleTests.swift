@@ -6,28 +6,36 @@ import Testing
 /// Listening (IPv6, adopted sockets) and the graceful stop.
 @Suite("Server lifecycle", .serialized, .timeLimit(.minutes(1)))
 struct ServerLifecycleTests {
-    @Test("a graceful stop lets an in-flight /sleep?ms=3000 finish, closes idle connections at once, then returns")
+    @Test("a graceful stop lets an in-flight request finish, closes idle connections at once, then returns")
     func gracefulStop() async throws {
-        let worker = try DemoWorkerProcess()
-        defer { worker.stop() }
-        let dispatcher = StaticDispatcher(port: worker.port)
+        // The busy request's worker answers only when told to, after the stop has visibly begun: with a worker
+        // that answers after a fixed sleep, a test starved for that long saw the answer pass before the stop.
+        let held = try await ScriptedBackend(.answerWhenReleased)
+        let dispatcher = StaticDispatcher(port: held.port)
         let started = ContinuousClock.now
         try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
             let idle = try RawHTTPClient(port: proxy.port)
-            #expect(try idle.exchange(RawHTTPClient.get("/")).status == 200)
+            try idle.send(RawHTTPClient.get("/"))
+            #expect(await eventually { held.requests == 1 })
+            held.releaseHeldRequests()
+            #expect(try idle.readResponse().status == 200)
             let busy = try RawHTTPClient(port: proxy.port)
-            try busy.send(RawHTTPClient.get("/sleep?ms=3000"))
-            #expect(await eventually { dispatcher.snapshot.forwarded == 2 })
+            try busy.send(RawHTTPClient.get("/slow"))
+            #expect(await eventually { held.requests == 2 })
             proxy.server.triggerGracefulShutdown()
+            // Waiting here without blocking a thread lets the stop run on a loaded machine.
+            #expect(await eventually(seconds: 15) { proxy.server.openConnections == 1 }, "the idle one closed")
             #expect(idle.waitForClose(seconds: 3))
             #expect(!FreePort.accepts(proxy.port))
+            held.releaseHeldRequests()
             let response = try busy.readResponse()
             #expect(response.status == 200)
-            #expect(response.text == "slept 3000 ms\n")
+            #expect(response.text == "released\n")
             #expect(response.header("connection") == "close")
-            #expect(busy.waitForClose(seconds: 2))
+            #expect(busy.waitForClose(seconds: 3))
         }
         #expect(ContinuousClock.now - started < .seconds(20), "well under the 30 s drain timeout")
+        await held.stop()
         #expect(dispatcher.finishedExactlyOnce)
     }
 

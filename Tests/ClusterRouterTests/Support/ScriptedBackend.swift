@@ -22,6 +22,9 @@ final class ScriptedBackend: Sendable {
         case upgradeEcho
         /// Sends a response head and part of the body, then resets.
         case resetMidResponse
+        /// Reads the request head and answers `200 released` only when the test calls `releaseHeldRequests()`:
+        /// an in-flight request whose end the test orders against other events, with no timing involved.
+        case answerWhenReleased
     }
 
     let port: Int
@@ -32,6 +35,7 @@ final class ScriptedBackend: Sendable {
         let connections = Atomic<Int>(0)
         let closed = Atomic<Int>(0)
         let requests = Atomic<Int>(0)
+        let held = Mutex<[any Channel]>([])
     }
 
     var connections: Int { self.counters.connections.load(ordering: .relaxed) }
@@ -62,6 +66,19 @@ final class ScriptedBackend: Sendable {
             .bind(host: "127.0.0.1", port: 0).get()
         self.port = self.channel.localAddress!.port!
     }
+
+    /// Answers every request `answerWhenReleased` holds.
+    func releaseHeldRequests() {
+        let held = self.counters.held.withLock { held in
+            defer { held = [] }
+            return held
+        }
+        for channel in held {
+            channel.writeAndFlush(ByteBuffer(string: ScriptedBackend.releasedResponse), promise: nil)
+        }
+    }
+
+    static let releasedResponse = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nreleased\n"
 
     func stop() async {
         try? await self.channel.close()
@@ -162,6 +179,9 @@ private final class RawBackendHandler: ChannelInboundHandler {
             Self.reset(context)
         case .neverAnswer:
             break
+        case .answerWhenReleased:
+            let channel = context.channel
+            self.counters.held.withLock { $0.append(channel) }
         case .upgradeEcho:
             self.upgraded = true
             let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n"
