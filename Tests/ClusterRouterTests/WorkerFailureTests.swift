@@ -1,5 +1,7 @@
 import ClusterCore
+import ClusterControl
 import ClusterRouter
+import Synchronization
 import Testing
 
 /// Workers that fail: reset, close, vanish or never answer; clients that leave. `finished` stays exactly once.
@@ -69,29 +71,87 @@ struct WorkerFailureTests {
         #expect(dispatcher.finishedExactlyOnce)
     }
 
-    @Test("an unreachable worker is reported and the request routed again; after two retries, 502")
+    @Test("an unreachable worker is reported and the request routed to the next; every stale worker is tried")
     func unreachableRerouted() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
-        let closed = try (0..<4).map { _ in try FreePort.take() }
+        let closed = try (0..<8).map { _ in try FreePort.take() }
+        let (first, stale, gone) = (closed[0], Array(closed[1...4]), Array(closed[5...7]))
+        // "stale.test": the four workers of a scale-down that stopped listening before the router heard of it.
         let dispatcher = StaticDispatcher([
-            "app.test": .init(ports: [closed[0], worker.port]),
-            "gone.test": .init(ports: closed),
+            "app.test": .init(ports: [first, worker.port]),
+            "stale.test": .init(ports: stale + [worker.port]),
+            "gone.test": .init(ports: gone),
         ])
         try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(RawHTTPClient.get("/whoami"))
             #expect(response.status == 200)
-            #expect(dispatcher.snapshot.unreachable.map(\.port) == [closed[0]])
+            #expect(dispatcher.snapshot.unreachable.map(\.port) == [first])
 
-            let gone = try client.exchange(RawHTTPClient.get("/", host: "gone.test"))
-            #expect(gone.status == 502)
-            #expect(gone.text == "worker unreachable\n")
-            #expect(dispatcher.snapshot.unreachable.map(\.port) == [closed[0]] + Array(closed[1...3]))
+            let afterStale = try client.exchange(RawHTTPClient.get("/", host: "stale.test"))
+            #expect(afterStale.status == 200, "past four unreachable workers, the fifth answers")
+            #expect(dispatcher.snapshot.unreachable.map(\.port) == [first] + stale)
+
+            // No worker left: the dispatcher's own refusal, after every one was tried.
+            let none = try client.exchange(RawHTTPClient.get("/", host: "gone.test"))
+            #expect(none.status == 502)
+            #expect(none.text == "no live worker\n")
+            #expect(dispatcher.snapshot.unreachable.map(\.port) == [first] + stale + gone)
             #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
         }
         #expect(dispatcher.finishedExactlyOnce)
-        #expect(dispatcher.snapshot.forwarded == 6)
+        #expect(dispatcher.snapshot.forwarded == 2 + 5 + 3 + 1)
+    }
+
+    @Test("a worker still offered after it was unreachable is tried again twice, then 502")
+    func unreachableRepeated() async throws {
+        let closed = try FreePort.take()
+        let dispatcher = StaticDispatcher(["app.test": .init(ports: [closed], workerPerPort: true)])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            let response = try client.exchange(RawHTTPClient.get("/"))
+            #expect(response.status == 502)
+            #expect(response.text == "worker unreachable\n")
+            #expect(dispatcher.snapshot.unreachable.map(\.port) == [closed, closed, closed])
+            #expect(dispatcher.snapshot.inFlight == 0)
+        }
+        #expect(dispatcher.snapshot.forwarded == 3)
+        #expect(dispatcher.snapshot.finished.count == 3)
+    }
+
+    @Test("the router's dispatcher: past a scale-down's stale workers, the request waits for a new one")
+    func staleWorkersThenActivation() async throws {
+        let worker = try DemoWorkerProcess()
+        defer { worker.stop() }
+        let stale = try (0..<3).map { _ in try FreePort.take() }
+        let activations = Mutex<[String]>([])
+        let dispatcher = Dispatcher { tenant, _ in activations.withLock { $0.append(tenant) } }
+        // clusterd's view a moment ago: three ready workers, which have since stopped listening.
+        let workers = stale.enumerated().map { index, port in
+            WorkerSnapshot(
+                id: "app#\(index + 1)", pid: nil, port: port, state: "ready", stopReason: nil, inFlight: 0,
+                uptimeMilliseconds: nil, idleInMilliseconds: nil, status: nil
+            )
+        }
+        let tenant = TenantSnapshot(
+            name: "app", state: "running", hosts: ["app.test"], scale: nil, floor: 0, target: 3, maxWorkers: 4,
+            queueLimit: 10, maxConcurrency: 0, waiting: 0, lastError: nil, retryInMilliseconds: nil, workers: workers
+        )
+        dispatcher.resynchronize(
+            ClusterSnapshot(domain: nil, maxWorkers: 4, workersTotal: 3, shuttingDown: false, tenants: [tenant])
+        )
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            try client.send(RawHTTPClient.get("/whoami"))
+            // Every stale worker tried and dropped: the request waits while clusterd is asked for a worker.
+            #expect(await eventually { activations.withLock { $0 } == ["app"] })
+            dispatcher.activationAnswered(tenant: "app", .success([WorkerEndpoint(id: "app#4", port: worker.port)]))
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+            #expect(try client.exchange(RawHTTPClient.get("/whoami")).status == 200)
+        }
+        #expect(activations.withLock { $0 } == ["app"])
     }
 
     @Test("a pooled connection the worker closed is replaced by a fresh one, once, without an error")

@@ -72,16 +72,21 @@ extension ClientConnectionHandler {
         self.resumeReadingIfWanted()
     }
 
-    /// Connecting failed: tell the dispatcher, then route again (a bounded number of times).
+    /// Connecting failed: tell the dispatcher (which stops routing to that worker), then route again. Retries to
+    /// a worker already found unreachable are bounded by `maxRouteRetries`, all retries by `maxUnreachableWorkers`.
     private func upstreamUnreachable() {
         guard let exchange = self.exchange, let target = exchange.target else { return }
         self.environment.dispatcher.unreachable(target)
         self.finishTarget()
-        guard exchange.replay != nil, exchange.routeRetries < self.configuration.maxRouteRetries else {
+        let tried = exchange.unreachableWorkers + [target.worker]
+        self.exchange!.unreachableWorkers = tried
+        guard exchange.replay != nil,
+            tried.count - Set(tried).count < self.configuration.maxRouteRetries,
+            tried.count < self.configuration.maxUnreachableWorkers
+        else {
             self.respondLocally(LocalResponse(status: .badGateway, reason: "worker unreachable"))
             return
         }
-        self.exchange!.routeRetries += 1
         self.state = .routing
         self.route()
     }

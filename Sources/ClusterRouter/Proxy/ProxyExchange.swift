@@ -1,3 +1,4 @@
+import ClusterCore
 import NIOCore
 import NIOHTTP1
 
@@ -16,8 +17,9 @@ struct ProxyExchange {
     var ticket: RouteTicket?
     /// The worker, while held (``RequestDispatcher/finished(_:)`` releases it exactly once).
     var target: ForwardTarget?
-    /// Routed again after an unreachable worker.
-    var routeRetries = 0
+    /// Workers this request could not connect to, in order (a worker may appear again if clusterd still reports
+    /// it ready).
+    var unreachableWorkers: [WorkerID] = []
     var upstream: UpstreamConnection?
     /// The head as sent to the worker, computed once.
     var upstreamHead: HTTPRequestHead?

@@ -8,13 +8,12 @@ import NIOPosix
 struct ProxyHarness {
     let server: ProxyServer
     let port: Int
-    let dispatcher: StaticDispatcher
 
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
     /// Runs `body` against a live proxy; returns once the proxy has stopped (so every `finished` has been called).
     static func run<T: Sendable>(
-        dispatcher: StaticDispatcher,
+        dispatcher: any RequestDispatcher,
         configuration: ProxyConfiguration = ProxyConfiguration(),
         listeners: [ProxyListener] = [.address(ListenAddress(host: "127.0.0.1", port: 0))],
         _ body: @Sendable (ProxyHarness) async throws -> T
@@ -31,7 +30,7 @@ struct ProxyHarness {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             let addresses = try await server.listeningAddresses()
-            let harness = ProxyHarness(server: server, port: addresses[0].port!, dispatcher: dispatcher)
+            let harness = ProxyHarness(server: server, port: addresses[0].port!)
             do {
                 let result = try await body(harness)
                 server.triggerGracefulShutdown()

@@ -16,6 +16,9 @@ final class StaticDispatcher: RequestDispatcher {
         var delay: Duration?
         /// Never answer (until the request is cancelled).
         var hold = false
+        /// One worker per port, still offered after `unreachable` (as clusterd would while it thinks the worker
+        /// ready); otherwise every route call gets a new worker and an unreachable port is skipped.
+        var workerPerPort = false
     }
 
     struct Calls: Sendable {
@@ -72,7 +75,7 @@ final class StaticDispatcher: RequestDispatcher {
             calls.maxInFlight = max(calls.maxInFlight, calls.inFlight)
             let target = ForwardTarget(
                 tenant: query.host,
-                worker: WorkerID(tenant: query.host, serial: calls.serial),
+                worker: WorkerID(tenant: query.host, serial: route.workerPerPort ? port : calls.serial),
                 port: port,
                 setRouteCookie: route.setRouteCookie,
                 coldStart: route.coldStart
@@ -105,9 +108,10 @@ final class StaticDispatcher: RequestDispatcher {
     }
 
     func unreachable(_ target: ForwardTarget) {
+        let workerPerPort = self.routes[target.tenant]?.workerPerPort ?? false
         self.calls.withLock { calls in
             calls.unreachable.append(target)
-            calls.dead.insert(target.port)
+            if !workerPerPort { calls.dead.insert(target.port) }
         }
     }
 
