@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterRouter
 import Glibc
+import NIOPosix
 import Testing
 
 /// Listening (IPv6, adopted sockets) and the graceful stop.
@@ -89,17 +90,7 @@ struct ServerLifecycleTests {
     func adoptedSocket() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
-        let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
-        var address = FreePort.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && listen(descriptor, 777) == 0
-                    && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        try #require(bound)
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let (descriptor, port) = try Self.listeningSocket(backlog: 777)
         let dispatcher = StaticDispatcher(port: worker.port)
         try await ProxyHarness.run(dispatcher: dispatcher, listeners: [.socket(descriptor: descriptor)]) { proxy in
             #expect(proxy.port == port)
@@ -109,6 +100,55 @@ struct ServerLifecycleTests {
             #expect(listing == 777)
         }
         #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    @Test("a shared listening socket made blocking by another process stalls nothing (one accept per readiness)")
+    func adoptedSocketMadeBlocking() async throws {
+        let worker = try DemoWorkerProcess()
+        defer { worker.stop() }
+        let (descriptor, port) = try Self.listeningSocket(backlog: 128)
+        let dispatcher = StaticDispatcher(port: worker.port)
+        try await ProxyHarness.run(
+            dispatcher: dispatcher,
+            listeners: [.socket(descriptor: descriptor)],
+            eventLoopGroup: Self.oneLoop
+        ) { proxy in
+            let kept = try RawHTTPClient(port: port, timeoutSeconds: 5)
+            #expect(try kept.exchange(RawHTTPClient.get("/")).status == 200)
+            // What systemd does to a unit's sockets when it starts the unit again (after a clusterd crash) while
+            // the router still accepts on them: O_NONBLOCK belongs to the socket, shared by every process.
+            let flags = fcntl(descriptor, F_GETFL)
+            #expect(fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) == 0)
+            defer {
+                // Should this fail, the loop sits in accept(): wake it, so the stop can end and the test report.
+                _ = fcntl(descriptor, F_SETFL, flags)
+                _ = try? RawHTTPClient(port: port)
+            }
+            for _ in 0..<3 {
+                let fresh = try RawHTTPClient(port: port, timeoutSeconds: 5)
+                #expect(try fresh.exchange(RawHTTPClient.get("/")).status == 200)
+                #expect(try kept.exchange(RawHTTPClient.get("/")).status == 200)
+            }
+        }
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    /// One event loop: the listening socket and every connection share it, so a blocked accept stalls them all.
+    static let oneLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    /// A TCP socket on 127.0.0.1, listening with `backlog`, as systemd or clusterd would pass it.
+    static func listeningSocket(backlog: CInt) throws -> (descriptor: CInt, port: Int) {
+        let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        var address = FreePort.loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && listen(descriptor, backlog) == 0
+                    && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// The accept queue length of the listener on `port`, from `ss` (its Send-Q for a listening socket).

@@ -169,6 +169,11 @@ public final class ProxyServer: Service, Sendable {
         return ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: configuration.listenBacklog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // One accept per readiness: a passed-in listening socket is shared with other processes, and one of
+            // them may make it blocking (systemd does, for the sockets of a unit it starts, unless NonBlocking=yes:
+            // after a clusterd crash, for the router that survived it). A second accept on an empty queue would
+            // then block this event loop, and every connection on it, until the next client connects.
+            .serverChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
             .childChannelInitializer { channel in

@@ -16,6 +16,7 @@ struct ProxyHarness {
         dispatcher: any RequestDispatcher,
         configuration: ProxyConfiguration = ProxyConfiguration(),
         listeners: [ProxyListener] = [.address(ListenAddress(host: "127.0.0.1", port: 0))],
+        eventLoopGroup: MultiThreadedEventLoopGroup = Self.group,
         _ body: @Sendable (ProxyHarness) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "test.proxy")
@@ -24,7 +25,7 @@ struct ProxyHarness {
             listeners: listeners,
             dispatcher: dispatcher,
             configuration: configuration,
-            eventLoopGroup: Self.group,
+            eventLoopGroup: eventLoopGroup,
             logger: logger
         )
         return try await withThrowingTaskGroup(of: Void.self) { group in
