@@ -14,7 +14,9 @@ struct ServerLifecycleTests {
         let held = try await ScriptedBackend(.answerWhenReleased)
         let dispatcher = StaticDispatcher(port: held.port)
         let started = ContinuousClock.now
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        // One event loop: the stop tells every connection on a loop at once, so once the idle one has closed,
+        // the busy one knows the server is stopping (on two loops, its answer could get there first).
+        try await ProxyHarness.run(dispatcher: dispatcher, eventLoopGroup: Self.oneLoop) { proxy in
             let idle = try RawHTTPClient(port: proxy.port)
             try idle.send(RawHTTPClient.get("/"))
             #expect(await eventually { held.requests == 1 })
@@ -138,7 +140,7 @@ struct ServerLifecycleTests {
 
     /// A TCP socket on 127.0.0.1, listening with `backlog`, as systemd or clusterd would pass it.
     static func listeningSocket(backlog: CInt) throws -> (descriptor: CInt, port: Int) {
-        let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         var address = FreePort.loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {

@@ -120,6 +120,20 @@ struct WorkerFailureTests {
         #expect(dispatcher.snapshot.finished.count == 3)
     }
 
+    @Test("at most maxRouteAttempts connects for one request, however many workers are unreachable")
+    func attemptsBounded() async throws {
+        let closed = try (0..<20).map { _ in try FreePort.take() }
+        let dispatcher = StaticDispatcher(["app.test": .init(ports: closed)])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            let response = try client.exchange(RawHTTPClient.get("/"))
+            #expect(response.status == 502)
+            #expect(response.text == "worker unreachable\n")
+        }
+        #expect(dispatcher.snapshot.unreachable.map(\.port) == Array(closed.prefix(ProxyConfiguration().maxRouteAttempts)))
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
     @Test("the router's dispatcher: past a scale-down's stale workers, the request waits for a new one")
     func staleWorkersThenActivation() async throws {
         let worker = try DemoWorkerProcess()

@@ -72,17 +72,17 @@ extension ClientConnectionHandler {
         self.resumeReadingIfWanted()
     }
 
-    /// Connecting failed: tell the dispatcher (which stops routing to that worker), then route again. Retries to
-    /// a worker already found unreachable are bounded by `maxRouteRetries`, all retries by `maxUnreachableWorkers`.
+    /// Connecting failed: tell the dispatcher (which stops routing to that worker), then route again. Attempts on
+    /// a worker already found unreachable are bounded by `maxRouteRetries`, all attempts by `maxRouteAttempts`.
     private func upstreamUnreachable() {
         guard let exchange = self.exchange, let target = exchange.target else { return }
         self.environment.dispatcher.unreachable(target)
         self.finishTarget()
-        let tried = exchange.unreachableWorkers + [target.worker]
-        self.exchange!.unreachableWorkers = tried
-        guard exchange.replay != nil,
-            tried.count - Set(tried).count < self.configuration.maxRouteRetries,
-            tried.count < self.configuration.maxUnreachableWorkers
+        let failed = exchange.unreachableWorkers + [target.worker]
+        self.exchange!.unreachableWorkers = failed
+        let repeats = failed.count - Set(failed).count
+        guard exchange.replay != nil, repeats < self.configuration.maxRouteRetries,
+            failed.count < self.configuration.maxRouteAttempts
         else {
             self.respondLocally(LocalResponse(status: .badGateway, reason: "worker unreachable"))
             return

@@ -67,8 +67,15 @@ final class ClientConnectionTracker: Sendable {
         if connections.isEmpty {
             promise.succeed()
         }
-        for channel in connections {
-            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        // One task per event loop quiesces all of its connections at once: none of them can then serve a response
+        // that starts after another was told to stop without being told too.
+        let byLoop = Dictionary(grouping: connections) { ObjectIdentifier($0.eventLoop) }
+        for channels in byLoop.values {
+            channels[0].eventLoop.execute {
+                for channel in channels {
+                    channel.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                }
+            }
         }
         let timedOut = eventLoop.scheduleTask(in: timeout) {
             let stragglers = self.state.withLock { Array($0.connections.values) }

@@ -24,13 +24,15 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var maxIdleUpstreamConnectionsPerWorker: Int = 64
     /// An idle pooled connection to a worker is closed after this long unused.
     public var upstreamIdleTimeout: Duration = .seconds(30)
-    /// How many times a request is routed again to a worker it already found unreachable before the client gets
-    /// 502. Another worker is always tried: an unreachable worker is dropped from routing, so a request that meets
+    /// How many times a request is routed again to a worker it already found unreachable (one clusterd still
+    /// reports ready) before the client gets 502; 0 gives 502 at the first unreachable worker. Routing again to a
+    /// different worker does not count: an unreachable worker is dropped from routing, so a request that meets
     /// the stale workers of a scale-down or restart (they stopped listening before the router heard they drain)
     /// goes on to the next one, or waits for a new one, instead of failing.
     public var maxRouteRetries: Int = 2
-    /// Most workers one request tries in all, however many of them are different.
-    public var maxUnreachableWorkers: Int = 16
+    /// Most connection attempts for one request, to whichever workers. Each costs at most `upstreamConnectTimeout`
+    /// (a refused connect costs nothing), so this also bounds the time spent on unreachable workers.
+    public var maxRouteAttempts: Int = 16
     /// A graceful stop waits this long for in-flight requests, then closes what is left.
     public var drainTimeout: Duration = .seconds(30)
     /// The accept queue of every listening socket, also re-applied to adopted ones.

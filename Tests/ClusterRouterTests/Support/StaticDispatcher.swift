@@ -4,10 +4,11 @@ import NIOCore
 import Synchronization
 
 /// A ``RequestDispatcher`` test double: each host goes to a fixed list of ports (the next one after an
-/// `unreachable`), or gets a fixed refusal; it can hold or delay answers, and records every call.
+/// `unreachable`, unless `workerPerPort`), or gets a fixed refusal; it can hold or delay answers, and records
+/// every call.
 final class StaticDispatcher: RequestDispatcher {
     struct Route: Sendable {
-        /// Tried in order: an `unreachable` moves on to the next.
+        /// Tried in order: an `unreachable` moves on to the next (not with `workerPerPort`).
         var ports: [Int]
         var setRouteCookie: String?
         var coldStart: Duration?
@@ -126,7 +127,8 @@ final class StaticDispatcher: RequestDispatcher {
         }
     }
 
-    /// Each forwarded target was finished exactly once (workers are numbered uniquely per route call).
+    /// Each forwarded target was finished exactly once (workers are numbered uniquely per route call; never true
+    /// with `workerPerPort`, where a worker is forwarded to again).
     var finishedExactlyOnce: Bool {
         let calls = self.snapshot
         let ids = calls.finished.map(\.worker)
