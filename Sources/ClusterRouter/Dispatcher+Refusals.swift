@@ -30,6 +30,8 @@ extension Dispatcher {
             )
         case .tenantStopped(let reason):
             RouterRefusal(status: .serviceUnavailable, reason: "tenant \(tenant): \(reason)", retryAfterSeconds: 30)
+        case .unknownTenant(let reason):
+            RouterRefusal(status: .notFound, reason: "tenant \(tenant): \(reason)")
         case .unavailable(let reason):
             RouterRefusal(status: .serviceUnavailable, reason: "tenant \(tenant): \(reason)", retryAfterSeconds: 1)
         }
@@ -43,6 +45,7 @@ extension Dispatcher {
         case .tenantFailed:
             .tenantFailed(error.message, retryAfter: .milliseconds(error.retryAfterMilliseconds ?? 1000))
         case .tenantStopped: .tenantStopped(error.message)
+        case .unknownTenant: .unknownTenant(error.message)
         default: .unavailable(error.message)
         }
     }

@@ -170,6 +170,7 @@ struct TenantDispatchActivationTests {
             TenantDispatch.Refusal.startFailed("worker exited with status 1 before it was ready"),
             .startTimedOut("no worker was ready within 30s"),
             .tenantStopped("the tenant is stopped"),
+            .unknownTenant("no tenant \"acme\""),
             .unavailable("too many activations waiting"),
         ]
     )
@@ -989,6 +990,7 @@ private struct DispatchChaos {
         } else {
             let refusals: [TenantDispatch.Refusal] = [
                 .startFailed("exit 1"), .startTimedOut("no READY"), .tenantStopped("stopped"), .unavailable("busy"),
+                .unknownTenant("removed"),
                 .tenantFailed("crash loop", retryAfter: .milliseconds(Int.random(in: 500...8000, using: &rng))),
             ]
             let refusal = refusals.randomElement(using: &rng)!

@@ -1,3 +1,4 @@
+import ClusterControl
 import ClusterCore
 import ClusterRouter
 import Foundation
@@ -6,6 +7,29 @@ import Testing
 /// What the proxy answers itself: refusals from the dispatcher, request smuggling, size limits and slow clients.
 @Suite("Limits and refusals", .serialized, .timeLimit(.minutes(1)))
 struct LimitsAndRefusalsTests {
+    @Test("the router's own refusals: queue full 503 with Retry-After; clusterd's start-failed 502, start-timeout 504, unknown-tenant 404")
+    func dispatcherRefusals() async throws {
+        let app = OneTenantDispatcher(queueLimit: 1)
+        try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
+            for (code, status) in [(ControlError.Code.startFailed, 502), (.startTimeout, 504), (.unknownTenant, 404)] {
+                let waiting = try RawHTTPClient(port: proxy.port)
+                try waiting.send(RawHTTPClient.get("/"))
+                #expect(await eventually { app.activations.count == 1 })
+                // The queue holds one: the next request is refused at once, the first still waits.
+                let full = try RawHTTPClient(port: proxy.port).exchange(RawHTTPClient.get("/"))
+                #expect(full.status == 503)
+                #expect(full.header("retry-after") == "1")
+                #expect(full.text == "too many requests waiting for tenant app (queue_limit 1)\n")
+                app.refuse(code, "the reason from clusterd")
+                let refused = try waiting.readResponse()
+                #expect(refused.status == status, "\(code)")
+                #expect(refused.text == "tenant app: the reason from clusterd\n")
+                #expect(refused.header("content-type") == "text/plain; charset=utf-8")
+                app.forgetActivations()
+            }
+        }
+    }
+
     @Test("refusals: 404 for an unknown host, 503 with Retry-After; the connection stays usable")
     func refusals() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)

@@ -1,7 +1,5 @@
 import ClusterCore
-import ClusterControl
 import ClusterRouter
-import Synchronization
 import Testing
 
 /// Workers that fail: reset, close, vanish or never answer; clients that leave. `finished` stays exactly once.
@@ -139,33 +137,19 @@ struct WorkerFailureTests {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
         let stale = try (0..<3).map { _ in try FreePort.take() }
-        let activations = Mutex<[String]>([])
-        let dispatcher = Dispatcher { tenant, _ in activations.withLock { $0.append(tenant) } }
         // clusterd's view a moment ago: three ready workers, which have since stopped listening.
-        let workers = stale.enumerated().map { index, port in
-            WorkerSnapshot(
-                id: "app#\(index + 1)", pid: nil, port: port, state: "ready", stopReason: nil, inFlight: 0,
-                uptimeMilliseconds: nil, idleInMilliseconds: nil, status: nil
-            )
-        }
-        let tenant = TenantSnapshot(
-            name: "app", state: "running", hosts: ["app.test"], scale: nil, floor: 0, target: 3, maxWorkers: 4,
-            queueLimit: 10, maxConcurrency: 0, waiting: 0, lastError: nil, retryInMilliseconds: nil, workers: workers
-        )
-        dispatcher.resynchronize(
-            ClusterSnapshot(domain: nil, maxWorkers: 4, workersTotal: 3, shuttingDown: false, tenants: [tenant])
-        )
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let app = OneTenantDispatcher(readyPorts: stale)
+        try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(RawHTTPClient.get("/whoami"))
             // Every stale worker tried and dropped: the request waits while clusterd is asked for a worker.
-            #expect(await eventually { activations.withLock { $0 } == ["app"] })
-            dispatcher.activationAnswered(tenant: "app", .success([WorkerEndpoint(id: "app#4", port: worker.port)]))
+            #expect(await eventually { app.activations == ["app"] })
+            app.answer(worker: "app#4", port: worker.port)
             let response = try client.readResponse()
             #expect(response.status == 200)
             #expect(try client.exchange(RawHTTPClient.get("/whoami")).status == 200)
         }
-        #expect(activations.withLock { $0 } == ["app"])
+        #expect(app.activations == ["app"])
     }
 
     @Test("a pooled connection the worker closed is replaced by a fresh one, once, without an error")

@@ -219,6 +219,87 @@ extension SupervisorIntegrationTests {
             #expect(try clusterd.snapshot().tenant("acme").workers.map(\.pid) == before, "no worker lost")
         }
 
+        @Test("queue_limit reaches the router: a request beyond it gets 503 with Retry-After while one waits")
+        func queueLimit() throws {
+            // A worker that takes 5 s to say READY=1: the first request waits in the queue that whole time.
+            let clusterd = try ClusterdProcess(
+                tenants: """
+                    [tenant.slow]
+                    command = ["\(Paths.demoWorker)", "--start-delay", "5000"]
+                    readiness = "notify"
+                    queue_limit = 1
+                    """,
+                router: true
+            )
+            let port = try #require(clusterd.routerPort)
+            final class Answer: @unchecked Sendable {
+                let done = DispatchSemaphore(value: 0)
+                var response: HTTPResponse?
+            }
+            let first = Answer()
+            Thread {
+                first.response = HTTPGet.get(port: port, path: "/", host: "slow.example.test", timeoutSeconds: 30)
+                first.done.signal()
+            }.start()
+            // clusterd starting the worker means the router holds the first request in the tenant's queue.
+            let deadline = ContinuousClock.now + .seconds(4)
+            while try clusterd.snapshot().tenant("slow").state != "starting", ContinuousClock.now < deadline {
+                usleep(20_000)
+            }
+            let refused = try #require(HTTPGet.get(port: port, path: "/", host: "slow.example.test"))
+            #expect(refused.status == 503)
+            #expect(refused.headers["retry-after"] == "1")
+            #expect(refused.body == "too many requests waiting for tenant slow (queue_limit 1)\n")
+            #expect(first.done.wait(timeout: .now() + 35) == .success)
+            #expect(first.response?.status == 200, "the queued request is served once the worker is ready")
+        }
+
+        @Test("a worker that exits before it is ready: 502 with the reason as plain text")
+        func startFailed() throws {
+            let clusterd = try ClusterdProcess(
+                tenants: """
+                    [tenant.broken]
+                    command = ["/bin/sh", "-c", "exit 3"]
+                    readiness = "notify"
+                    """,
+                router: true
+            )
+            let port = try #require(clusterd.routerPort)
+            let response = try #require(HTTPGet.get(port: port, path: "/", host: "broken.example.test"))
+            #expect(response.status == 502)
+            #expect(response.headers["content-type"] == "text/plain; charset=utf-8")
+            #expect(response.body.hasPrefix("tenant broken: "), "\(response.body)")
+            #expect(response.body.contains("status 3"), "the reason names the exit: \(response.body)")
+        }
+
+        @Test("clusterd router, standalone: --control-socket and --listen, a cold tenant served, SIGTERM stops it")
+        func standaloneRouter() throws {
+            let clusterd = try ClusterdProcess(tenants: Self.tenants)
+            let port = PortBlocks.take(size: 1).lowerBound
+            let log = clusterd.directory + "/router.log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let logFD = open(log, O_WRONLY | O_APPEND | O_CLOEXEC)
+            defer { close(logFD) }
+            let router = try Spawned(
+                [Paths.clusterd, "router", "--control-socket", clusterd.socketPath, "--listen", "127.0.0.1:\(port)"],
+                outputFD: logFD
+            )
+            defer { if router.isRunning { kill(router.pid, SIGKILL); _ = router.wait() } }
+            let deadline = ContinuousClock.now + .seconds(15)
+            var response: HTTPResponse?
+            while response == nil, router.isRunning, ContinuousClock.now < deadline {
+                response = HTTPGet.get(port: port, path: "/", host: "beta.example.test")
+                if response == nil { usleep(50_000) }
+            }
+            let cold = try #require(response, "router log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            #expect(cold.status == 200)
+            #expect(cold.body == "hello from beta\n")
+            #expect(cold.headers["x-clusterd-cold-start"].flatMap(Int.init) != nil)
+            #expect(try clusterd.snapshot().tenant("beta").workers.count == 1, "clusterd started it for this router")
+            kill(router.pid, SIGTERM)
+            #expect(router.wait() == 0, "a graceful stop exits 0")
+        }
+
         // MARK: - Helpers
 
         static func load(_ arguments: [String]) throws -> [String: Any] {

@@ -25,6 +25,26 @@ extension SupervisorIntegrationTests {
             }
         }
 
+        @Test("tcp: ready only once the port accepts, not at launch (a worker that binds after 600 ms)")
+        func tcpReadyWhenAccepting() async throws {
+            let command = [Paths.demoWorker, "--port", "{port}", "--start-delay", "600"]
+            let configuration = Configurations.cluster([
+                Configurations.tenant("acme", command: command, readiness: .tcp)
+            ])
+            try await SupervisorHarness.run(configuration) { supervisor, _ in
+                let asked = ContinuousClock.now
+                let answer = try await supervisor.activate(tenant: "acme")
+                let readyAfter = ContinuousClock.now - asked
+                guard case .ready(let workers) = answer, let worker = workers.first else {
+                    Issue.record("expected a ready worker, got \(answer)")
+                    return
+                }
+                #expect(readyAfter >= .milliseconds(550), "ready after \(readyAfter), before the worker listened")
+                // Ready means reachable: the first connection is not refused.
+                #expect(HTTPGet.get(port: worker.port, path: "/", timeoutSeconds: 2)?.status == 200)
+            }
+        }
+
         @Test("listen-fds: fd 3 is the listening socket, LISTEN_PID is the worker's own pid, nothing else leaks")
         func listenFDsContract() async throws {
             let directory = Paths.temporaryDirectory("contract")

@@ -667,7 +667,7 @@ struct BrokenConfigTests {
             "env sets CLUSTERD_*",
             key: "tenant.acme.env.CLUSTERD_X",
             line: 6,
-            says: "cannot be overridden",
+            says: "names starting with CLUSTERD_ are reserved for clusterd",
             """
             [tenant.acme]
             command = ["/bin/app"]

@@ -507,8 +507,11 @@ enum EnvironmentName {
         if name.isEmpty || name.contains("=") || name.contains("\0") {
             return "\"\(name)\" is not an environment variable name"
         }
-        if reserved.contains(name) || name.hasPrefix("CLUSTERD_") {
+        if reserved.contains(name) {
             return "is set by clusterd for every worker and cannot be overridden"
+        }
+        if name.hasPrefix("CLUSTERD_") {
+            return "names starting with CLUSTERD_ are reserved for clusterd (it sets CLUSTERD_TENANT and CLUSTERD_WORKER)"
         }
         return nil
     }

@@ -65,6 +65,8 @@ public struct TenantDispatch: Sendable {
         case startTimedOut(String)
         case tenantFailed(String, retryAfter: Duration)
         case tenantStopped(String)
+        /// clusterd does not know the tenant (removed before this router heard of it).
+        case unknownTenant(String)
         case unavailable(String)
     }
 
