@@ -140,11 +140,23 @@ final class ControlConnection {
             } else if errno == EAGAIN {
                 try wait(for: Int16(POLLOUT), doing: "sending")
             } else if errno == EPIPE || errno == ECONNRESET {
-                throw unreachable("the connection was closed before a reply")
+                // clusterd may have refused the connection and closed it before this went out; its reason
+                // is still waiting in the receive buffer.
+                throw refusalLeftBehind() ?? unreachable("the connection was closed before a reply")
             } else {
                 throw unreachable("send(): \(Self.errnoText())")
             }
         }
+    }
+
+    /// The refusal (a reply without an id) among the lines left to read on a connection clusterd closed.
+    private func refusalLeftBehind() -> Unreachable? {
+        while let line = try? readLine() {
+            if case .reply(nil, .failure(let error))? = IncomingLine(line) {
+                return unreachable(error.message)
+            }
+        }
+        return nil
     }
 
     /// The next line, newline excluded, at most `ControlCodec.maximumReplyLineLength` bytes.

@@ -270,6 +270,22 @@ struct ClusterctlBinaryTests {
         )
     }
 
+    @Test("refused and closed before the hello was read: the refusal's message, even when the hello met EPIPE")
+    func refusedBeforeHello() throws {
+        let refusal = #"{"error":{"code":"permission-denied","message":"uid 65534 may not use it"},"id":null}"#
+        let server = try FakeClusterd(greeting: [refusal], closeAfterGreeting: true)
+        defer { server.stop() }
+        // The two orders race; enough rounds see both.
+        for _ in 0..<40 {
+            let outcome = try ClusterctlProcess.run(["--socket", server.path, "status"])
+            #expect(outcome.status == 3)
+            #expect(
+                outcome.errors == "clusterctl: cannot reach clusterd at \(server.path): uid 65534 may not use it\n",
+                "\(outcome)"
+            )
+        }
+    }
+
     @Test("too many connections: exit 3")
     func tooManyConnections() throws {
         let refusal = #"{"error":{"code":"too-many-connections","message":"256 connections already"},"id":null}"#

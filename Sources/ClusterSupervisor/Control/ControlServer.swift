@@ -13,6 +13,10 @@ import Synchronization
 /// keeps answering (status, a router's activity) while the supervisor drains its workers.
 public struct ControlServer: Service {
     public static let connectionLimit = 256
+    /// A refused connection stays open until the client's first line, EOF or ``refusalLinger``, so that the
+    /// client's hello does not fail with EPIPE before it reads why; at most this many such at a time.
+    static let lingeringRefusalLimit = 64
+    static let refusalLinger = Duration.seconds(10)
 
     let path: String
     /// The listening socket: from systemd, or made by ``ControlSocketFile/open(_:groupName:)``.
@@ -66,6 +70,7 @@ public struct ControlServer: Service {
         await supervisor.controlChannelListening()
 
         let open = ConnectionCount()
+        let lingering = ConnectionCount()
         var accepted = 0
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { sessions in
@@ -76,7 +81,12 @@ public struct ControlServer: Service {
                         let reporter = accepted
                         sessions.addTask {
                             defer { open.value.subtract(1, ordering: .relaxed) }
-                            await admit(connection, over: count > Self.connectionLimit, reporter: reporter)
+                            await admit(
+                                connection,
+                                over: count > Self.connectionLimit,
+                                lingering: lingering,
+                                reporter: reporter
+                            )
                         }
                     }
                 }
@@ -87,7 +97,12 @@ public struct ControlServer: Service {
         }
     }
 
-    private func admit(_ connection: NIOAsyncChannel<ControlLine, ByteBuffer>, over limit: Bool, reporter: Int) async {
+    private func admit(
+        _ connection: NIOAsyncChannel<ControlLine, ByteBuffer>,
+        over limit: Bool,
+        lingering: ConnectionCount,
+        reporter: Int
+    ) async {
         let peer =
             try? await (connection.channel as? any SocketOptionProvider)?
             .unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
@@ -115,8 +130,23 @@ public struct ControlServer: Service {
                     "reason": "\(refusal.message)",
                 ]
             )
-            try? await connection.executeThenClose { _, outbound in
+            let linger = lingering.value.add(1, ordering: .relaxed).newValue <= Self.lingeringRefusalLimit
+            defer { lingering.value.subtract(1, ordering: .relaxed) }
+            try? await connection.executeThenClose { inbound, outbound in
                 try await outbound.write(ByteBuffer(bytes: ControlCodec.reply(id: nil, error: refusal)))
+                // Closing at once races the client's hello: sent after the close it fails with EPIPE, and a
+                // client that stops at a failed send never reads the reason. So wait for that first line (or
+                // EOF) before closing, briefly, and only for a bounded number of refused peers at a time.
+                guard linger else { return }
+                try await withThrowingTaskGroup { group in
+                    group.addTask {
+                        var lines = inbound.makeAsyncIterator()
+                        _ = try await lines.next()
+                    }
+                    group.addTask { try await Task.sleep(for: Self.refusalLinger) }
+                    try await group.next()
+                    group.cancelAll()
+                }
             }
             return
         }

@@ -22,6 +22,7 @@ final class FakeClusterd: @unchecked Sendable {
     let path: String
     private let listener: Int32
     private let greeting: [String]
+    private let closeAfterGreeting: Bool
     private let respond: @Sendable (ControlRequest) -> Response?
     private let lock = NSLock()
     private var received: [ControlRequest] = []
@@ -31,9 +32,11 @@ final class FakeClusterd: @unchecked Sendable {
     /// Requests received so far, hello included.
     var requests: [ControlRequest] { lock.withLock { received } }
 
-    /// `greeting` is sent to each connection before anything is read (e.g. a refusal, then `.close`).
+    /// `greeting` is sent to each connection before anything is read (e.g. a refusal, then `.close`);
+    /// with `closeAfterGreeting` the connection is then closed with nothing read.
     init(
         greeting: [String] = [],
+        closeAfterGreeting: Bool = false,
         respond: @escaping @Sendable (ControlRequest) -> Response? = { _ in nil }
     ) throws {
         var template = Array("/tmp/clusterctl-test-XXXXXX".utf8CString)
@@ -41,6 +44,7 @@ final class FakeClusterd: @unchecked Sendable {
         directory = String(cString: made)
         path = directory + "/control.sock"
         self.greeting = greeting
+        self.closeAfterGreeting = closeAfterGreeting
         self.respond = respond
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_un()
@@ -83,6 +87,7 @@ final class FakeClusterd: @unchecked Sendable {
 
     private func handle(_ connection: Int32) {
         for line in greeting { send(connection, Array((line + "\n").utf8)) }
+        if closeAfterGreeting { return }
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
