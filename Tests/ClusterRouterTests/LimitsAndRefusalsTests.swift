@@ -245,4 +245,29 @@ struct LimitsAndRefusalsTests {
             _ = second
         }
     }
+
+    @Test("beyond the connection limit, a client that sends its request at once still reads the 503, not a reset")
+    func connectionLimitWithRequestSent() async throws {
+        let dispatcher = StaticDispatcher(port: 1)
+        var configuration = ProxyConfiguration()
+        configuration.maxClientConnections = 1
+        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+            let holder = try RawHTTPClient(port: proxy.port)
+            #expect(await eventually { proxy.server.openConnections == 1 })
+            // A body larger than the socket buffers: the client is still sending when the 503 is written.
+            let body = NSTemporaryDirectory() + "over-capacity-body-\(getpid())"
+            #expect(FileManager.default.createFile(atPath: body, contents: Data(repeating: 120, count: 4 << 20)))
+            defer { try? FileManager.default.removeItem(atPath: body) }
+            var outcomes: [String: Int] = [:]
+            for _ in 0..<40 {
+                let (status, output) = try Curl.run([
+                    "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect:", "--data-binary", "@" + body,
+                    "http://127.0.0.1:\(proxy.port)/",
+                ])
+                outcomes["exit \(status) http \(output)", default: 0] += 1
+            }
+            #expect(outcomes == ["exit 0 http 503": 40])
+            _ = holder
+        }
+    }
 }

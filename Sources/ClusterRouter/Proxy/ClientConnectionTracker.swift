@@ -10,7 +10,13 @@ final class ClientConnectionTracker: Sendable {
         var connections: [ObjectIdentifier: any Channel] = [:]
         /// Set once a drain began: connections admitted later are quiesced at once.
         var drained: EventLoopPromise<Void>?
+        /// Rejected connections reading out what their client still sends before they close.
+        var lingeringRejections = 0
     }
+
+    /// At most this many rejected connections linger at once; beyond, they close right after their 503 (a flood
+    /// of connections over the limit must not hold a second limit's worth of fds).
+    static let maxLingeringRejections = 1024
 
     private let limit: Int
     private let state = Mutex(State())
@@ -26,8 +32,9 @@ final class ClientConnectionTracker: Sendable {
 
     /// What ``admit(_:)`` decided.
     enum Admission {
-        /// Over the limit: answer 503 and close.
-        case rejected
+        /// Over the limit: answer 503 and close; when `linger`, only after reading what the client still sends for
+        /// a while (the tracker counts it until it closes).
+        case rejected(linger: Bool)
         /// Tracked until it closes; when `draining`, quiesce it once its handlers are in.
         case admitted(draining: Bool)
     }
@@ -36,9 +43,18 @@ final class ClientConnectionTracker: Sendable {
     func admit(_ channel: any Channel) -> Admission {
         let id = ObjectIdentifier(channel)
         let admission = self.state.withLock { state -> Admission in
-            guard state.connections.count < self.limit else { return .rejected }
+            guard state.connections.count < self.limit else {
+                guard state.lingeringRejections < Self.maxLingeringRejections else { return .rejected(linger: false) }
+                state.lingeringRejections += 1
+                return .rejected(linger: true)
+            }
             state.connections[id] = channel
             return .admitted(draining: state.drained != nil)
+        }
+        if case .rejected(linger: true) = admission {
+            channel.closeFuture.whenComplete { _ in
+                self.state.withLock { $0.lingeringRejections -= 1 }
+            }
         }
         guard case .admitted = admission else { return admission }
         channel.closeFuture.whenComplete { _ in

@@ -1,10 +1,19 @@
 import NIOCore
 
 /// The only handler of a connection beyond ``ProxyConfiguration/maxClientConnections``: writes a `503` and closes.
+///
+/// With a `linger` time it first shuts its output and reads and drops what the client still sends, until the client
+/// closes or the time is up. Closing with the request unread would send a reset, and a client still sending its
+/// request would see "connection reset" instead of the 503.
 final class OverCapacityResponder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
+    private let linger: Duration?
     private var answered = false
+
+    init(linger: Duration?) {
+        self.linger = linger
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { self.answer(context: context) }
@@ -16,7 +25,7 @@ final class OverCapacityResponder: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Whatever the client sent is not read.
+        // Whatever the client sent is dropped.
     }
 
     private func answer(context: ChannelHandlerContext) {
@@ -24,8 +33,19 @@ final class OverCapacityResponder: ChannelInboundHandler {
         self.answered = true
         let bytes = LocalResponse.overCapacityBytes(allocator: context.channel.allocator)
         let loopBound = context.loopBound
-        context.writeAndFlush(NIOAny(bytes)).whenComplete { _ in
-            loopBound.value.close(promise: nil)
+        let linger = self.linger
+        context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { result in
+            let context = loopBound.value
+            guard let linger, case .success = result, context.channel.isActive else {
+                context.close(promise: nil)
+                return
+            }
+            // The client's EOF closes the channel (remote half-closure is off); the timer ends a client that
+            // keeps sending.
+            context.close(mode: .output, promise: nil)
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(linger)) {
+                loopBound.value.close(promise: nil)
+            }
         }
     }
 }

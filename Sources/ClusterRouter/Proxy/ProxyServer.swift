@@ -199,10 +199,16 @@ public final class ProxyServer: Service, Sendable {
         logger: Logger
     ) throws {
         let pipeline = channel.pipeline.syncOperations
-        guard let pool = pools.pool(for: channel.eventLoop),
-            case .admitted(let draining) = connections.admit(channel)
-        else {
-            try pipeline.addHandler(OverCapacityResponder())
+        guard let pool = pools.pool(for: channel.eventLoop) else {
+            try pipeline.addHandler(OverCapacityResponder(linger: nil))
+            return
+        }
+        let draining: Bool
+        switch connections.admit(channel) {
+        case .admitted(let drainingNow):
+            draining = drainingNow
+        case .rejected(let linger):
+            try pipeline.addHandler(OverCapacityResponder(linger: linger ? configuration.lingerTimeout : nil))
             return
         }
         var limits = NIOHTTPDecoderLimitConfiguration()
