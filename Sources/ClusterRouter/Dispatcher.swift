@@ -131,7 +131,7 @@ public final class Dispatcher: RequestDispatcher {
     }
 
     public func unreachable(_ target: ForwardTarget) {
-        update(target.tenant) { $0.workerLeft(target.worker, now: $1) }
+        update(target.tenant) { $0.workerUnreachable(target.worker, now: $1) }
     }
 
     // MARK: - From the control channel
@@ -250,6 +250,11 @@ public final class Dispatcher: RequestDispatcher {
             }
             return reports
         }
+    }
+
+    /// Requests of `tenant` waiting for a worker now.
+    public func waitingCount(tenant: String) -> Int {
+        state.withLockedValue { $0.tenants[tenant]?.waitingCount ?? 0 }
     }
 
     /// Whether the control channel is up (a snapshot has been applied since the last loss).

@@ -93,8 +93,9 @@ public protocol RequestDispatcher: Sendable {
     /// The request sent to `target` is over (response finished, failed, or its upgraded tunnel closed).
     func finished(_ target: ForwardTarget)
 
-    /// Connecting to `target` was refused or failed before anything was sent: the worker is gone. The request
-    /// was not sent; the proxy routes it again (after `finished` for this target).
+    /// Connecting to `target` was refused or failed before anything was sent: the worker is gone, or going
+    /// (clusterd may still list it). The request was not sent; the proxy routes it again (after `finished` for
+    /// this target).
     func unreachable(_ target: ForwardTarget)
 }
 

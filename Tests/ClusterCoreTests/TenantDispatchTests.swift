@@ -1136,3 +1136,103 @@ private struct DispatchChaos {
         }
     }
 }
+
+// MARK: - Unreachable workers
+
+/// A worker the router cannot connect to while clusterd still lists it as ready (clusterd has not handled its
+/// exit yet): held out of routing, with no activation asked that would only list it again, until clusterd
+/// reports it gone or the hold ends.
+@Suite("Tenant dispatch: unreachable workers")
+struct TenantDispatchUnreachableTests {
+    @Test("the request waits for clusterd to report the worker gone, then for the new worker; nothing asked before")
+    func waitsForTheExit() {
+        var dispatch = TenantDispatch.fixture(ready: [.acme(1)])
+        #expect(dispatch.requestArrived(ticket: 1, cookie: nil, now: t0) == [.forwarded(1, to: .acme(1))])
+
+        #expect(dispatch.workerUnreachable(.acme(1), now: t0 + .milliseconds(1)) == [])
+        #expect(dispatch.unreachable == [.acme(1): t0 + .milliseconds(1)])
+        // The proxy routes the same request again: it waits; asking clusterd now would list acme#1 again.
+        #expect(dispatch.requestArrived(ticket: 2, cookie: nil, now: t0 + .milliseconds(2)) == [])
+        #expect(dispatch.timeElapsed(now: t0 + .milliseconds(500)) == [])
+        #expect(!dispatch.activationPending)
+
+        #expect(dispatch.workerLeft(.acme(1), now: t0 + .milliseconds(600)) == [.activate(additional: false)])
+        #expect(dispatch.unreachable.isEmpty)
+        #expect(
+            dispatch.activationSucceeded(ready(.acme(2)), now: t0 + .milliseconds(900)) == [
+                .forwarded(2, to: .acme(2), cold: .milliseconds(898))
+            ]
+        )
+    }
+
+    @Test("an activation answer or a ready event still listing the held worker adds nothing and asks nothing more")
+    func staleListingsIgnored() {
+        var dispatch = TenantDispatch.fixture()
+        #expect(dispatch.requestArrived(ticket: 1, cookie: nil, now: t0) == [.activate(additional: false)])
+        #expect(dispatch.workerReady(.acme(1), port: 20001, now: t0) == [.forwarded(1, to: .acme(1), cold: .zero)])
+        // The request found acme#1 refusing while the activation was still unanswered.
+        #expect(dispatch.workerUnreachable(.acme(1), now: t0 + .milliseconds(1)) == [])
+        #expect(dispatch.requestArrived(ticket: 2, cookie: nil, now: t0 + .milliseconds(1)) == [])
+
+        #expect(dispatch.activationSucceeded(ready(.acme(1)), now: t0 + .milliseconds(2)) == [])
+        #expect(dispatch.workerReady(.acme(1), port: 20001, now: t0 + .milliseconds(3)) == [])
+        #expect(dispatch.workers.isEmpty)
+        #expect(dispatch.waitingCount == 1)
+        #expect(!dispatch.activationPending)
+    }
+
+    @Test("a worker that was only slow to accept gets requests again once the hold ends")
+    func holdEnds() {
+        var dispatch = TenantDispatch.fixture(ready: [.acme(1)])
+        _ = dispatch.requestArrived(ticket: 1, cookie: nil, now: t0)
+        _ = dispatch.workerUnreachable(.acme(1), now: t0)
+        _ = dispatch.requestArrived(ticket: 2, cookie: nil, now: t0)
+
+        let hold = TenantDispatch.unreachableHold
+        #expect(dispatch.timeElapsed(now: t0 + hold - .milliseconds(1)) == [])
+        #expect(dispatch.timeElapsed(now: t0 + hold) == [.activate(additional: false)])
+        #expect(dispatch.unreachable.isEmpty)
+        #expect(
+            dispatch.activationSucceeded(ready(.acme(1)), now: t0 + hold + .milliseconds(1)) == [
+                .forwarded(2, to: .acme(1), cold: hold + .milliseconds(1))
+            ]
+        )
+    }
+
+    @Test("with another worker ready, requests and the held worker's pinned sessions go there at once")
+    func otherWorkerServes() {
+        var dispatch = TenantDispatch.fixture(maxConcurrency: 1, maxWorkers: 2, ready: [.acme(1), .acme(2)])
+        var tickets: UInt64 = 1
+        dispatch.load(.acme(1), 1, tickets: &tickets)
+        dispatch.load(.acme(2), 1, tickets: &tickets)
+        // Pinned to acme#1, which is full: it waits for acme#1.
+        #expect(dispatch.requestArrived(ticket: 3, cookie: .acme(1), now: t0) == [])
+
+        // acme#1 turns out unreachable: the waiting session is no longer pinned, so one more worker is asked
+        // for (the tenant has room for two), and it moves to acme#2 when that has room.
+        #expect(dispatch.workerUnreachable(.acme(1), now: t0) == [.activate(additional: true)])
+        #expect(dispatch.requestFinished(worker: .acme(2), now: t0) == [.forwarded(3, to: .acme(2), cookie: true)])
+        #expect(dispatch.workers.map(\.id) == [.acme(2)])
+    }
+
+    @Test("a resynchronization keeps holding the workers clusterd still lists and forgets those it does not")
+    func resynchronization() {
+        var dispatch = TenantDispatch.fixture(maxWorkers: 3, ready: [.acme(1), .acme(2)])
+        _ = dispatch.workerUnreachable(.acme(1), now: t0)
+        _ = dispatch.workerUnreachable(.acme(2), now: t0)
+
+        _ = dispatch.resynchronized(ready: ready(.acme(2), .acme(3)), now: t0 + .milliseconds(10))
+        #expect(dispatch.unreachable == [.acme(2): t0])
+        #expect(dispatch.workers.map(\.id) == [.acme(3)])
+    }
+
+    @Test("a worker reported gone before its connect failed is not held: the next request asks for a worker")
+    func goneFirst() {
+        var dispatch = TenantDispatch.fixture(ready: [.acme(1)])
+        _ = dispatch.requestArrived(ticket: 1, cookie: nil, now: t0)
+        #expect(dispatch.workerLeft(.acme(1), now: t0) == [])
+        #expect(dispatch.workerUnreachable(.acme(1), now: t0) == [])
+        #expect(dispatch.unreachable.isEmpty)
+        #expect(dispatch.requestArrived(ticket: 2, cookie: nil, now: t0) == [.activate(additional: false)])
+    }
+}

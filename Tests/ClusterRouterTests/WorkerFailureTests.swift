@@ -1,3 +1,4 @@
+import ClusterControl
 import ClusterCore
 import ClusterRouter
 import Testing
@@ -132,7 +133,7 @@ struct WorkerFailureTests {
         #expect(dispatcher.finishedExactlyOnce)
     }
 
-    @Test("the router's dispatcher: past a scale-down's stale workers, the request waits for a new one")
+    @Test("the router's dispatcher: past a scale-down's stale workers, the request waits for their drain, then a worker")
     func staleWorkersThenActivation() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
@@ -142,7 +143,15 @@ struct WorkerFailureTests {
         try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(RawHTTPClient.get("/whoami"))
-            // Every stale worker tried and dropped: the request waits while clusterd is asked for a worker.
+            // Every stale worker tried and held: the request waits, and clusterd, which would list them again,
+            // is not asked until it reports them draining.
+            #expect(await eventually { app.dispatcher.waitingCount(tenant: "app") == 1 })
+            #expect(app.activations == [])
+            for serial in 1...3 {
+                var draining = ControlEvent(event: .workerDraining, tenant: "app", worker: "app#\(serial)")
+                draining.reason = "scaled down"
+                app.dispatcher.apply(draining)
+            }
             #expect(await eventually { app.activations == ["app"] })
             app.answer(worker: "app#4", port: worker.port)
             let response = try client.readResponse()
@@ -150,6 +159,29 @@ struct WorkerFailureTests {
             #expect(try client.exchange(RawHTTPClient.get("/whoami")).status == 200)
         }
         #expect(app.activations == ["app"])
+    }
+
+    @Test("the router's dispatcher: a worker found unreachable and never reported gone is asked for again after the hold")
+    func unreachableHoldEnds() async throws {
+        let worker = try DemoWorkerProcess()
+        defer { worker.stop() }
+        let app = OneTenantDispatcher(readyPorts: [try FreePort.take()])
+        try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            // Before the worker is found unreachable, so the hold ends at least this long after `sent`.
+            let sent = ContinuousClock.now
+            try client.send(RawHTTPClient.get("/whoami"))
+            #expect(await eventually { app.dispatcher.waitingCount(tenant: "app") == 1 })
+            #expect(
+                await eventually(seconds: 10) {
+                    app.dispatcher.timeElapsed()
+                    return app.activations == ["app"]
+                }
+            )
+            #expect(ContinuousClock.now - sent >= TenantDispatch.unreachableHold, "not asked before the hold ended")
+            app.answer(worker: "app#2", port: worker.port)
+            #expect(try client.readResponse().status == 200)
+        }
     }
 
     @Test("a pooled connection the worker closed is replaced by a fresh one, once, without an error")

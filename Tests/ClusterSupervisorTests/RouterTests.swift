@@ -178,21 +178,53 @@ extension SupervisorIntegrationTests {
             #expect(answer.hasPrefix("HTTP/1.1 408"), "the slow client got 408: \(answer.prefix(80))")
         }
 
+        @Test("a worker that stops accepting while clusterd still lists it: the request waits for its exit, no 502")
+        func workerStopsListening() throws {
+            let clusterd = try ClusterdProcess(
+                tenants: """
+                    [tenant.gamma]
+                    command = ["/usr/bin/env", "python3", "\(Paths.fixture("hostile-worker.py"))", "stop-listening", "0.5"]
+                    readiness = "tcp"
+                    """,
+                router: true
+            )
+            let port = try #require(clusterd.routerPort)
+            #expect(HTTPGet.get(port: port, path: "/", host: "gamma.example.test", timeoutSeconds: 10)?.status == 200)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !clusterd.log().contains("hostile-worker: stopped listening") {
+                guard ContinuousClock.now < deadline else { throw TimedOut(what: "the worker to stop", events: []) }
+                usleep(10_000)
+            }
+            // gamma#1 refuses connections and lives 0.5 s more; clusterd lists it as ready until it exits. The
+            // router holds it out of routing instead of retrying it (and failing with 502 at once).
+            let next = HTTPGet.get(port: port, path: "/", host: "gamma.example.test", timeoutSeconds: 30)
+            #expect(next?.status == 200, "\(next.map { "\($0.status) \($0.body)" } ?? "no response")")
+            let workers = try clusterd.snapshot().tenant("gamma").workers
+            #expect(workers.map(\.id) == ["gamma#2"], "a new worker answered")
+        }
+
         @Test("killing a worker mid-request gives 502, and the next request succeeds on a new worker")
         func workerKilledMidRequest() throws {
             let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
             let port = try #require(clusterd.routerPort)
             #expect(HTTPGet.get(port: port, path: "/", host: "beta.example.test")?.status == 200)
             let pid = try #require(clusterd.snapshot().tenant("beta").workers.first?.pid)
-            let killer = Thread {
-                usleep(300_000)
-                kill(pid, SIGKILL)
+            let request = Background {
+                HTTPGet.get(port: port, path: "/sleep?ms=30000", host: "beta.example.test", timeoutSeconds: 60)
+                    .map { "\($0.status) \($0.body)" }
             }
-            killer.start()
-            let broken = HTTPGet.get(port: port, path: "/sleep?ms=3000", host: "beta.example.test", timeoutSeconds: 10)
-            #expect(broken?.status == 502, "\(broken.map { "\($0.status) \($0.body)" } ?? "no response")")
+            // Killed once the router reports the request in flight on it (not after a guessed delay: under load
+            // the request could reach the worker only after the kill, and a new worker would answer it).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try clusterd.snapshot().tenant("beta").workers.first(where: { $0.pid == pid })?.inFlight != 1 {
+                guard ContinuousClock.now < deadline else { throw TimedOut(what: "the request in flight", events: []) }
+                usleep(20_000)
+            }
+            kill(pid, SIGKILL)
+            let broken = request.result() ?? "no response"
+            #expect(broken.hasPrefix("502 "), "\(broken)")
             let next = HTTPGet.get(port: port, path: "/whoami", host: "beta.example.test", timeoutSeconds: 10)
-            #expect(next?.status == 200)
+            #expect(next?.status == 200, "\(next.map { "\($0.status) \($0.body)" } ?? "no response")")
             #expect(
                 next?.body.contains("\"worker\":\"beta#") == true && next?.body.contains("beta#1\"") == false,
                 "a new worker answered: \(next?.body ?? "")"

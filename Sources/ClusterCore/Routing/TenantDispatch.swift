@@ -83,6 +83,13 @@ public struct TenantDispatch: Sendable {
     /// clusterd said the tenant is crash-looping: refuse at once until then, without asking again.
     private var failedUntil: Instant?
     private var failedReason = ""
+    /// Workers this router could not connect to, with when: clusterd may list them as ready a while longer (it
+    /// has not handled the exit yet), so they are kept out of routing, and no activation is asked while they
+    /// are all there is, until clusterd reports them gone or `unreachableHold` passes (a live worker that was
+    /// only slow to accept gets its requests again then).
+    public private(set) var unreachable: [WorkerID: Instant] = [:]
+    /// How long a worker found unreachable is kept out of routing unless clusterd reports it gone sooner.
+    public static let unreachableHold = Duration.seconds(1)
 
     public init(limits: Limits) {
         self.limits = limits
@@ -146,7 +153,8 @@ public struct TenantDispatch: Sendable {
         queue.removeAll { $0.ticket == ticket }
     }
 
-    /// Refuses requests that waited longer than `queueTimeout`.
+    /// Refuses requests that waited longer than `queueTimeout`; ends the hold on unreachable workers after
+    /// `unreachableHold` (and asks for a worker again if requests wait).
     public mutating func timeElapsed(now: Instant) -> [Action] {
         var actions: [Action] = []
         queue.removeAll { waiting in
@@ -154,6 +162,9 @@ public struct TenantDispatch: Sendable {
             actions.append(.refuse(ticket: waiting.ticket, .waitedTooLong(limits.queueTimeout)))
             return true
         }
+        let held = unreachable.count
+        unreachable = unreachable.filter { now - $0.value < Self.unreachableHold }
+        if unreachable.count < held { actions += requestActivationIfNeeded(now: now) }
         return actions
     }
 
@@ -161,14 +172,33 @@ public struct TenantDispatch: Sendable {
 
     /// A worker of this tenant is ready (an event, or an activation's answer).
     public mutating func workerReady(_ id: WorkerID, port: Int, now: Instant) -> [Action] {
-        if !workers.contains(where: { $0.id == id }) { workers.append(Route(id: id, port: port)) }
+        if unreachable[id] == nil, !workers.contains(where: { $0.id == id }) {
+            workers.append(Route(id: id, port: port))
+        }
         failedUntil = nil
         return dispatchQueue(now: now) + requestActivationIfNeeded(now: now)
     }
 
     /// The worker drains or is gone: no new requests go to it; sessions pinned to it move.
     public mutating func workerLeft(_ id: WorkerID, now: Instant) -> [Action] {
+        let wasHeld = unreachable.removeValue(forKey: id) != nil
+        guard let index = workers.firstIndex(where: { $0.id == id }) else {
+            // clusterd has caught up with a worker this router found unreachable: a new one may be asked for.
+            return wasHeld ? requestActivationIfNeeded(now: now) : []
+        }
+        return removeWorker(at: index, now: now)
+    }
+
+    /// Connecting to the worker failed while clusterd still listed it: it is held out of routing (see
+    /// `unreachable`), and its pinned sessions move.
+    public mutating func workerUnreachable(_ id: WorkerID, now: Instant) -> [Action] {
         guard let index = workers.firstIndex(where: { $0.id == id }) else { return [] }
+        unreachable[id] = now
+        return removeWorker(at: index, now: now)
+    }
+
+    private mutating func removeWorker(at index: Int, now: Instant) -> [Action] {
+        let id = workers[index].id
         workers.remove(at: index)
         additionalAskedWith = nil
         for position in queue.indices where queue[position].pinned == id { queue[position].pinned = nil }
@@ -178,7 +208,7 @@ public struct TenantDispatch: Sendable {
     /// clusterd answered the activation with its ready workers.
     public mutating func activationSucceeded(_ ready: [(id: WorkerID, port: Int)], now: Instant) -> [Action] {
         activationPending = false
-        for worker in ready where !workers.contains(where: { $0.id == worker.id }) {
+        for worker in ready where unreachable[worker.id] == nil && !workers.contains(where: { $0.id == worker.id }) {
             workers.append(Route(id: worker.id, port: worker.port))
         }
         failedUntil = nil
@@ -211,7 +241,9 @@ public struct TenantDispatch: Sendable {
     public mutating func resynchronized(ready: [(id: WorkerID, port: Int)], now: Instant) -> [Action] {
         disconnected = false
         let previous = Dictionary(workers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        workers = ready.map { worker in
+        // Held workers clusterd no longer lists are gone; those it still lists stay held.
+        unreachable = unreachable.filter { held in ready.contains { $0.id == held.key } }
+        workers = ready.filter { unreachable[$0.id] == nil }.map { worker in
             previous[worker.id].map {
                 var kept = $0
                 kept.port = worker.port
@@ -300,6 +332,8 @@ public struct TenantDispatch: Sendable {
             for position in queue.indices { queue[position].coldStart = true }
         }
         guard !activationPending, !disconnected else { return [] }
+        // clusterd would answer with the held workers again; their exit (or the hold's end) comes first.
+        if workers.isEmpty, !unreachable.isEmpty { return [] }
         if let until = failedUntil, now < until {
             guard workers.isEmpty else { return [] }
             let refusal = Refusal.tenantFailed(failedReason, retryAfter: until - now)

@@ -26,9 +26,10 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var upstreamIdleTimeout: Duration = .seconds(30)
     /// How many times a request is routed again to a worker it already found unreachable (one clusterd still
     /// reports ready) before the client gets 502; 0 gives 502 at the first unreachable worker. Routing again to a
-    /// different worker does not count: an unreachable worker is dropped from routing, so a request that meets
-    /// the stale workers of a scale-down or restart (they stopped listening before the router heard they drain)
-    /// goes on to the next one, or waits for a new one, instead of failing.
+    /// different worker does not count: an unreachable worker is dropped from routing (the dispatcher holds it
+    /// out until clusterd reports it gone, or for `TenantDispatch.unreachableHold`), so a request that meets the
+    /// stale workers of a scale-down, a restart or a crash clusterd has not handled yet goes on to the next one,
+    /// or waits for a new one, instead of failing.
     public var maxRouteRetries: Int = 2
     /// Most connection attempts for one request, to whichever workers. Each costs at most `upstreamConnectTimeout`
     /// (a refused connect costs nothing), so this also bounds the time spent on unreachable workers.

@@ -4,6 +4,8 @@ answering every GET with 200 "<mode> from <tenant>", while it:
 
   flood                 writes ~100,000 lines a second to stdout, forever
   ignore-term           ignores SIGTERM (only SIGKILL stops it)
+  stop-listening SECS   after its first response closes its listening socket (connections are then refused)
+                        and exits SECS later: a worker clusterd still lists as ready that no longer accepts
   orphans PIDFILE       forks two children that ignore SIGTERM and sleep forever (in its process group), writes
                         their pids to PIDFILE, and exits after its first response, leaving them behind
 """
@@ -71,10 +73,25 @@ elif mode == "orphans":
         os._exit(0)
 
     threading.Thread(target=leave, daemon=True).start()
+elif mode == "stop-listening":
+    def stop_listening():
+        answered.wait()
+        time.sleep(0.1)
+        # shutdown() wakes the accept() below; the port then refuses connections.
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        print("hostile-worker: stopped listening", flush=True)
+        time.sleep(float(sys.argv[2]))
+        os._exit(0)
+
+    threading.Thread(target=stop_listening, daemon=True).start()
 else:
     sys.exit(f"hostile-worker: unknown mode {mode}")
 
 print(f"hostile-worker {mode} serving", flush=True)
 while True:
-    connection, _ = server.accept()
+    try:
+        connection, _ = server.accept()
+    except OSError:
+        time.sleep(1000)
     threading.Thread(target=serve, args=(connection,), daemon=True).start()
