@@ -133,7 +133,7 @@ struct WorkerFailureTests {
         #expect(dispatcher.finishedExactlyOnce)
     }
 
-    @Test("the router's dispatcher: past a scale-down's stale workers, the request waits for their drain, then a worker")
+    @Test("the router's dispatcher: past a scale-down's stale workers, the request waits for their drain, then one")
     func staleWorkersThenActivation() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
@@ -198,6 +198,34 @@ struct WorkerFailureTests {
             #expect(backend.connections == 3)
         }
         await backend.stop()
+        #expect(dispatcher.finishedExactlyOnce)
+    }
+
+    /// A POST the worker may have acted on is not sent to another worker.
+    @Test("a worker dies with a request on a kept-alive connection: a GET goes on, a POST gets 502", arguments: ["GET", "POST"])
+    func workerDiesWithReusedConnection(method: String) async throws {
+        let dying = try await ScriptedBackend(.dieOnSecondRequest)
+        let next = try await ScriptedBackend(.echoHeaders)
+        let dispatcher = StaticDispatcher(["app.test": .init(ports: [dying.port, next.port])])
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let client = try RawHTTPClient(port: proxy.port)
+            #expect(try client.exchange(RawHTTPClient.get("/1")).text.contains("GET /1"))
+            let response = try client.exchange(
+                "\(method) /2 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\n\r\nhello"
+            )
+            if method == "GET" {
+                #expect(response.status == 200)
+                #expect(response.text.contains("GET /2"), "the next worker answered")
+            } else {
+                #expect(response.status == 502)
+                #expect(response.text == "worker closed the connection before responding\n")
+                #expect(next.requests == 0, "not sent to another worker")
+            }
+            #expect(dying.requests == 2)
+            #expect(dispatcher.snapshot.unreachable.map(\.port) == [dying.port])
+        }
+        await dying.stop()
+        await next.stop()
         #expect(dispatcher.finishedExactlyOnce)
     }
 

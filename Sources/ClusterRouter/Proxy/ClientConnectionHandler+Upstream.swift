@@ -78,6 +78,14 @@ extension ClientConnectionHandler {
         guard let exchange = self.exchange, let target = exchange.target else { return }
         self.environment.dispatcher.unreachable(target)
         self.finishTarget()
+        // The request went out on a kept-alive connection that then closed, and the worker now refuses: it died
+        // with the request, which it may have acted on. Only an idempotent request is sent to another worker.
+        if exchange.staleRetryUsed && !exchange.request.method.isIdempotent {
+            self.respondLocally(
+                LocalResponse(status: .badGateway, reason: "worker closed the connection before responding")
+            )
+            return
+        }
         let failed = exchange.unreachableWorkers + [target.worker]
         self.exchange!.unreachableWorkers = failed
         let repeats = failed.count - Set(failed).count

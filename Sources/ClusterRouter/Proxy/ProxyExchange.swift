@@ -80,3 +80,13 @@ struct ProxyExchange {
         }
     }
 }
+
+extension HTTPMethod {
+    /// RFC 9110 §9.2.2: sending the request twice has the effect of sending it once.
+    var isIdempotent: Bool {
+        switch self {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: true
+        default: false
+        }
+    }
+}

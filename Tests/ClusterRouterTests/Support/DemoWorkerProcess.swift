@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 /// The built `demo-worker`, started on a free port for one test and killed after it.
@@ -54,21 +55,37 @@ final class DemoWorkerProcess: @unchecked Sendable {
     }
 }
 
-/// Ports on 127.0.0.1 for backends.
+/// Ports on 127.0.0.1 for backends, and ports that must stay closed.
+///
+/// Taken in turn from 5000-9999: below the kernel's ephemeral range (32768 up), where every listener bound to
+/// port 0 and every outgoing connection of the tests running alongside gets its port, and below the supervisor
+/// tests' worker ports (`PortBlocks`, 10000 up). A port given out as closed so stays closed: nothing else binds
+/// there (a port bound to 0 and released could be handed to another test's listener a moment later).
 enum FreePort {
-    /// A port nothing listens on now (bound to 0 and released).
+    private static let next = Atomic<Int>(0)
+    private static let range = 5000...9999
+
+    /// A port nothing listens on now, and that no other caller of `take()` in this process gets.
     static func take() throws -> Int {
+        for _ in range {
+            let port = range.lowerBound + next.wrappingAdd(1, ordering: .relaxed).oldValue % range.count
+            if isFree(port) { return port }
+        }
+        throw RawHTTPClient.Failure(description: "no free port in \(range)")
+    }
+
+    /// Whether `port` can be bound (nothing listens on it, nor holds it).
+    private static func isFree(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
-        var address = Self.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
+        var reuse: CInt = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<CInt>.size))
+        var address = Self.loopback(port: port)
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard bound else { throw RawHTTPClient.Failure(description: "no free port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Whether something accepts TCP connections on `port`.

@@ -12,6 +12,9 @@ final class ScriptedBackend: Sendable {
         case chunkedEcho
         /// Answers the first request on a connection; closes without answering the second.
         case dropSecondRequest
+        /// Answers the first request on a connection; at the second, stops listening (its port refuses from then
+        /// on) and closes the connection without answering: a worker killed while it has a request.
+        case dieOnSecondRequest
         /// Reads the request head, then closes without answering.
         case closeAfterHead
         /// Reads the request head, then resets the connection.
@@ -55,7 +58,7 @@ final class ScriptedBackend: Sendable {
                     channel.closeFuture.whenComplete { _ in counters.closed.add(1, ordering: .relaxed) }
                     let pipeline = channel.pipeline.syncOperations
                     switch behaviour {
-                    case .echoHeaders, .chunkedEcho, .dropSecondRequest:
+                    case .echoHeaders, .chunkedEcho, .dropSecondRequest, .dieOnSecondRequest:
                         try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                         try pipeline.addHandler(EchoHeadersHandler(behaviour: behaviour, counters: counters))
                     default:
@@ -94,6 +97,7 @@ private final class EchoHeadersHandler: ChannelInboundHandler {
     var head: HTTPRequestHead?
     var bodyBytes = 0
     var requestsOnConnection = 0
+    var dying = false
 
     init(behaviour: ScriptedBackend.Behaviour, counters: ScriptedBackend.Counters) {
         self.behaviour = behaviour
@@ -110,10 +114,16 @@ private final class EchoHeadersHandler: ChannelInboundHandler {
             if case .dropSecondRequest = self.behaviour, self.requestsOnConnection == 2 {
                 context.close(promise: nil)
             }
+            if case .dieOnSecondRequest = self.behaviour, self.requestsOnConnection == 2 {
+                self.dying = true
+                let connection = context.channel
+                let listener = connection.parent?.close() ?? connection.eventLoop.makeSucceededVoidFuture()
+                listener.whenComplete { _ in connection.close(promise: nil) }
+            }
         case .body(let buffer):
             self.bodyBytes += buffer.readableBytes
         case .end:
-            guard let head = self.head else { return }
+            guard let head = self.head, !self.dying else { return }
             var text = "\(head.method) \(head.uri) \(head.version)\n"
             for (name, value) in head.headers {
                 text += "\(name): \(value)\n"
