@@ -235,7 +235,7 @@ public final class Dispatcher: RequestDispatcher {
             return expired
         }
         for promise in expired { promise.succeed(.respond(Self.notConnected)) }
-        let names = state.withLockedValue { state in state.tenants.filter { $0.value.waitingCount > 0 }.map(\.key) }
+        let names = state.withLockedValue { state in state.tenants.filter { $0.value.needsTime }.map(\.key) }
         for name in names { update(name) { $0.timeElapsed(now: $1) } }
     }
 

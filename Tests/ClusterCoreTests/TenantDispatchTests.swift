@@ -920,16 +920,24 @@ private struct DispatchChaos {
             } else {
                 try reconnect()
             }
-        case 86..<96:
+        case 86..<93:
             now = now + .milliseconds(Int.random(in: 0...1500, using: &rng))
             try event("time") { $0.timeElapsed(now: $1) }
+        case 93..<97:
+            try unreachable()
         default:
-            let expected = dispatch.workers.filter { touched.contains($0.id) || $0.inFlight > 0 }
+            var expected = dispatch.workers.filter { touched.contains($0.id) || $0.inFlight > 0 }.map {
+                ($0.id, $0.inFlight)
+            }
+            for id in dispatch.unreachable.keys.sorted() {
+                let inFlight = outstanding.values.filter { $0 == id }.count
+                if touched.contains(id) || inFlight > 0 { expected.append((id, inFlight)) }
+            }
             let report = dispatch.takeActivity()
             touched.removeAll()
             try check(
-                report.map(\.id) == expected.map(\.id) && report.map(\.inFlight) == expected.map(\.inFlight),
-                "activity \(report) but expected \(expected.map { ($0.id, $0.inFlight) })"
+                report.map(\.id) == expected.map(\.0) && report.map(\.inFlight) == expected.map(\.1),
+                "activity \(report) but expected \(expected)"
             )
         }
     }
@@ -966,9 +974,27 @@ private struct DispatchChaos {
         }
     }
 
+    /// As the proxy does when connecting fails: the worker is reported unreachable, the request finished there
+    /// and routed again (as a new arrival).
+    private mutating func unreachable() throws {
+        let candidates = outstanding.filter { ticket in dispatch.workers.contains { $0.id == ticket.value } }
+        guard let (ticket, worker) = candidates.sorted(by: { $0.key < $1.key }).randomElement(using: &rng) else {
+            return
+        }
+        // Sessions waiting for it move (and, should it come back and take them, get their cookie again).
+        for (waitingTicket, arrival) in waiting where arrival.pinnedTo == worker {
+            waiting[waitingTicket]!.pinnedTo = nil
+        }
+        try event("unreachable \(worker) (request \(ticket))") { $0.workerUnreachable(worker, now: $1) }
+        try finish(ticket)
+        try arrive()
+    }
+
     private mutating func finish(_ ticket: UInt64) throws {
         guard let worker = outstanding.removeValue(forKey: ticket) else { return }
-        if dispatch.workers.contains(where: { $0.id == worker }) { touched.insert(worker) }
+        if dispatch.workers.contains(where: { $0.id == worker }) || dispatch.unreachable[worker] != nil {
+            touched.insert(worker)
+        }
         try event("finished \(ticket) on \(worker)") { $0.requestFinished(worker: worker, now: $1) }
     }
 
@@ -1085,11 +1111,19 @@ private struct DispatchChaos {
     private func checkInvariants() throws {
         let workers = dispatch.workers
         try check(Set(workers.map(\.id)).count == workers.count, "a worker listed twice: \(workers.map(\.id))")
+        let held = Set(dispatch.unreachable.keys)
+        try check(held.isDisjoint(with: workers.map(\.id)), "held \(held.sorted()) and routed to")
         if connected {
+            // Held workers are those clusterd still lists; the router routes to the rest.
+            try check(held.isSubset(of: clusterReady), "held \(held.sorted()), clusterd lists \(clusterReady)")
             try check(
-                Set(workers.map(\.id)) == Set(clusterReady),
-                "router knows \(workers.map(\.id)), clusterd \(clusterReady)"
+                Set(workers.map(\.id)) == Set(clusterReady).subtracting(held),
+                "router knows \(workers.map(\.id)) and holds \(held.sorted()), clusterd \(clusterReady)"
             )
+        }
+        // Time moves only with timeElapsed, which ends the holds that are due.
+        for (id, since) in dispatch.unreachable {
+            try check(now - since < TenantDispatch.unreachableHold, "\(id) held since \(since), now \(now)")
         }
         for route in workers {
             let expected = outstanding.values.filter { $0 == route.id }.count
@@ -1121,8 +1155,9 @@ private struct DispatchChaos {
                 try check(!workers.contains(where: hasRoom), "\(waiting.ticket) waits while a worker has room")
             }
         }
-        // Requests waiting with no worker always have an activation asked (once connected).
-        if connected, workers.isEmpty, dispatch.waitingCount > 0 {
+        // Requests waiting with no worker always have an activation asked (once connected), unless held
+        // workers are all there is: then the hold's end or clusterd's word on them comes first.
+        if connected, workers.isEmpty, held.isEmpty, dispatch.waitingCount > 0 {
             try check(pending, "\(dispatch.waitingCount) waiting with no worker and no activation asked")
         }
     }
@@ -1181,22 +1216,60 @@ struct TenantDispatchUnreachableTests {
         #expect(!dispatch.activationPending)
     }
 
-    @Test("a worker that was only slow to accept gets requests again once the hold ends")
+    @Test("a worker that was only slow to accept gets requests again once the hold ends, with its counts")
     func holdEnds() {
         var dispatch = TenantDispatch.fixture(ready: [.acme(1)])
         _ = dispatch.requestArrived(ticket: 1, cookie: nil, now: t0)
         _ = dispatch.workerUnreachable(.acme(1), now: t0)
-        _ = dispatch.requestArrived(ticket: 2, cookie: nil, now: t0)
+        // As the proxy does: the request that found it unreachable is finished, then routed again.
+        #expect(dispatch.requestFinished(worker: .acme(1), now: t0) == [])
+        #expect(dispatch.requestArrived(ticket: 2, cookie: nil, now: t0) == [])
 
         let hold = TenantDispatch.unreachableHold
         #expect(dispatch.timeElapsed(now: t0 + hold - .milliseconds(1)) == [])
-        #expect(dispatch.timeElapsed(now: t0 + hold) == [.activate(additional: false)])
+        #expect(dispatch.timeElapsed(now: t0 + hold) == [.forwarded(2, to: .acme(1), cold: hold)])
         #expect(dispatch.unreachable.isEmpty)
+        #expect(dispatch.inFlightByWorker == [1], "the refused request no longer counts")
+    }
+
+    @Test("with nothing waiting, a hold still ends (the router ticks tenants with holds), beside the others")
+    func holdEndsBesideOthers() {
+        var dispatch = TenantDispatch.fixture(maxWorkers: 2, ready: [.acme(1), .acme(2)])
+        _ = dispatch.workerUnreachable(.acme(1), now: t0)
+        #expect(dispatch.workers.map(\.id) == [.acme(2)])
+        #expect(dispatch.needsTime)
+        #expect(dispatch.timeElapsed(now: t0 + TenantDispatch.unreachableHold) == [])
+        #expect(dispatch.workers.map(\.id) == [.acme(2), .acme(1)])
+        #expect(!dispatch.needsTime)
+    }
+
+    @Test("a held worker still counts against max_workers; once clusterd reports it gone, one more is asked for")
+    func heldCountsAgainstMaxWorkers() {
+        var dispatch = TenantDispatch.fixture(maxConcurrency: 1, maxWorkers: 2, ready: [.acme(1), .acme(2)])
+        var tickets: UInt64 = 1
+        dispatch.load(.acme(2), 1, tickets: &tickets)
+        #expect(dispatch.workerUnreachable(.acme(1), now: t0) == [])
+        // acme#2 is full and acme#1 held: clusterd is at max_workers, so nothing is asked yet.
+        #expect(dispatch.requestArrived(ticket: 10, cookie: nil, now: t0) == [])
+        #expect(dispatch.workerLeft(.acme(1), now: t0 + .milliseconds(5)) == [.activate(additional: true)])
+        #expect(dispatch.activationSucceeded(ready(.acme(2)), now: t0 + .milliseconds(6)) == [])
         #expect(
-            dispatch.activationSucceeded(ready(.acme(1)), now: t0 + hold + .milliseconds(1)) == [
-                .forwarded(2, to: .acme(1), cold: hold + .milliseconds(1))
+            dispatch.workerReady(.acme(3), port: 20003, now: t0 + .milliseconds(300)) == [
+                .forwarded(10, to: .acme(3), cookie: true)
             ]
         )
+    }
+
+    @Test("a held worker's requests still running are counted and reported as activity")
+    func heldWorkerActivity() {
+        var dispatch = TenantDispatch.fixture(maxWorkers: 2, ready: [.acme(1), .acme(2)])
+        var tickets: UInt64 = 1
+        dispatch.load(.acme(1), 2, tickets: &tickets)
+        _ = dispatch.activity()
+        _ = dispatch.workerUnreachable(.acme(1), now: t0)
+        #expect(dispatch.activity() == ["acme#1:2"])
+        _ = dispatch.requestFinished(worker: .acme(1), now: t0)
+        #expect(dispatch.activity() == ["acme#1:1"])
     }
 
     @Test("with another worker ready, requests and the held worker's pinned sessions go there at once")
@@ -1208,9 +1281,9 @@ struct TenantDispatchUnreachableTests {
         // Pinned to acme#1, which is full: it waits for acme#1.
         #expect(dispatch.requestArrived(ticket: 3, cookie: .acme(1), now: t0) == [])
 
-        // acme#1 turns out unreachable: the waiting session is no longer pinned, so one more worker is asked
-        // for (the tenant has room for two), and it moves to acme#2 when that has room.
-        #expect(dispatch.workerUnreachable(.acme(1), now: t0) == [.activate(additional: true)])
+        // acme#1 turns out unreachable: the session waiting for it moves to acme#2 when that has room (no
+        // worker is asked for: the held one still counts against max_workers).
+        #expect(dispatch.workerUnreachable(.acme(1), now: t0) == [])
         #expect(dispatch.requestFinished(worker: .acme(2), now: t0) == [.forwarded(3, to: .acme(2), cookie: true)])
         #expect(dispatch.workers.map(\.id) == [.acme(2)])
     }

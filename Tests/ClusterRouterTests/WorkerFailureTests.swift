@@ -1,6 +1,8 @@
 import ClusterControl
 import ClusterCore
 import ClusterRouter
+import Foundation
+import Synchronization
 import Testing
 
 /// Workers that fail: reset, close, vanish or never answer; clients that leave. `finished` stays exactly once.
@@ -161,27 +163,31 @@ struct WorkerFailureTests {
         #expect(app.activations == ["app"])
     }
 
-    @Test("the router's dispatcher: a worker found unreachable and never reported gone is asked for again after the hold")
+    @Test("the router's dispatcher: a worker clusterd keeps listing that refuses is tried after each hold, then 502")
     func unreachableHoldEnds() async throws {
-        let worker = try DemoWorkerProcess()
-        defer { worker.stop() }
         let app = OneTenantDispatcher(readyPorts: [try FreePort.take()])
+        // The router's own ticker, which ends holds (the harness runs no Router).
+        let stop = Atomic<Bool>(false)
+        let ticker = Thread {
+            while !stop.load(ordering: .relaxed) {
+                app.dispatcher.timeElapsed()
+                usleep(20_000)
+            }
+        }
+        ticker.start()
+        defer { stop.store(true, ordering: .relaxed) }
         try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
-            // Before the worker is found unreachable, so the hold ends at least this long after `sent`.
+            // Before the first refusal: each hold ends at least `unreachableHold` after it began.
             let sent = ContinuousClock.now
-            try client.send(RawHTTPClient.get("/whoami"))
-            #expect(await eventually { app.dispatcher.waitingCount(tenant: "app") == 1 })
-            #expect(
-                await eventually(seconds: 10) {
-                    app.dispatcher.timeElapsed()
-                    return app.activations == ["app"]
-                }
-            )
-            #expect(ContinuousClock.now - sent >= TenantDispatch.unreachableHold, "not asked before the hold ended")
-            app.answer(worker: "app#2", port: worker.port)
-            #expect(try client.readResponse().status == 200)
+            let response = try client.exchange(RawHTTPClient.get("/whoami"))
+            #expect(response.status == 502)
+            #expect(response.text == "worker unreachable\n")
+            let holds = ProxyConfiguration().maxRouteRetries
+            #expect(ContinuousClock.now - sent >= TenantDispatch.unreachableHold * holds, "tried again only after each hold")
         }
+        // clusterd would only have answered with the same worker.
+        #expect(app.activations == [])
     }
 
     @Test("a pooled connection the worker closed is replaced by a fresh one, once, without an error")

@@ -83,11 +83,22 @@ public struct TenantDispatch: Sendable {
     /// clusterd said the tenant is crash-looping: refuse at once until then, without asking again.
     private var failedUntil: Instant?
     private var failedReason = ""
-    /// Workers this router could not connect to, with when: clusterd may list them as ready a while longer (it
-    /// has not handled the exit yet), so they are kept out of routing, and no activation is asked while they
-    /// are all there is, until clusterd reports them gone or `unreachableHold` passes (a live worker that was
-    /// only slow to accept gets its requests again then).
-    public private(set) var unreachable: [WorkerID: Instant] = [:]
+    /// Workers this router could not connect to, held out of routing: clusterd may list them as ready a while
+    /// longer (it has not handled the exit yet). No activation is asked while they are all there is (clusterd
+    /// would answer with them again), and they still count against `maxWorkers`. A hold ends when clusterd
+    /// reports the worker draining or gone, or after `unreachableHold`: then the worker is routed to again
+    /// (one that was only slow to accept), and a dead one is found unreachable and held once more.
+    private var held: [WorkerID: Held] = [:]
+
+    private struct Held: Sendable {
+        var route: Route
+        var since: Instant
+    }
+
+    /// The held workers and when each was found unreachable.
+    public var unreachable: [WorkerID: Instant] { held.mapValues(\.since) }
+    /// Whether `timeElapsed` has something to do: requests wait, or holds are to end.
+    public var needsTime: Bool { !queue.isEmpty || !held.isEmpty }
     /// How long a worker found unreachable is kept out of routing unless clusterd reports it gone sooner.
     public static let unreachableHold = Duration.seconds(1)
 
@@ -142,6 +153,12 @@ public struct TenantDispatch: Sendable {
 
     /// The request (or tunnel) on `worker` is over.
     public mutating func requestFinished(worker: WorkerID, now: Instant) -> [Action] {
+        if held[worker] != nil {
+            // The request that found it unreachable, or one still running on a connection made before.
+            held[worker]!.route.inFlight = max(0, held[worker]!.route.inFlight - 1)
+            held[worker]!.route.touched = true
+            return []
+        }
         guard let index = workers.firstIndex(where: { $0.id == worker }) else { return [] }
         workers[index].inFlight = max(0, workers[index].inFlight - 1)
         workers[index].touched = true
@@ -162,9 +179,7 @@ public struct TenantDispatch: Sendable {
             actions.append(.refuse(ticket: waiting.ticket, .waitedTooLong(limits.queueTimeout)))
             return true
         }
-        let held = unreachable.count
-        unreachable = unreachable.filter { now - $0.value < Self.unreachableHold }
-        if unreachable.count < held { actions += requestActivationIfNeeded(now: now) }
+        if reinstateHeld(now: now) { actions += dispatchQueue(now: now) + requestActivationIfNeeded(now: now) }
         return actions
     }
 
@@ -172,7 +187,7 @@ public struct TenantDispatch: Sendable {
 
     /// A worker of this tenant is ready (an event, or an activation's answer).
     public mutating func workerReady(_ id: WorkerID, port: Int, now: Instant) -> [Action] {
-        if unreachable[id] == nil, !workers.contains(where: { $0.id == id }) {
+        if held[id] == nil, !workers.contains(where: { $0.id == id }) {
             workers.append(Route(id: id, port: port))
         }
         failedUntil = nil
@@ -181,10 +196,11 @@ public struct TenantDispatch: Sendable {
 
     /// The worker drains or is gone: no new requests go to it; sessions pinned to it move.
     public mutating func workerLeft(_ id: WorkerID, now: Instant) -> [Action] {
-        let wasHeld = unreachable.removeValue(forKey: id) != nil
+        held[id] = nil
         guard let index = workers.firstIndex(where: { $0.id == id }) else {
-            // clusterd has caught up with a worker this router found unreachable: a new one may be asked for.
-            return wasHeld ? requestActivationIfNeeded(now: now) : []
+            // Often a held worker clusterd has now caught up with: its place may be asked for again.
+            additionalAskedWith = nil
+            return requestActivationIfNeeded(now: now)
         }
         return removeWorker(at: index, now: now)
     }
@@ -193,8 +209,21 @@ public struct TenantDispatch: Sendable {
     /// `unreachable`), and its pinned sessions move.
     public mutating func workerUnreachable(_ id: WorkerID, now: Instant) -> [Action] {
         guard let index = workers.firstIndex(where: { $0.id == id }) else { return [] }
-        unreachable[id] = now
+        held[id] = Held(route: workers[index], since: now)
         return removeWorker(at: index, now: now)
+    }
+
+    /// Ends the holds older than `unreachableHold` (from `timeElapsed` only, so that the fast path decides as
+    /// `requestArrived` does): those workers are routed to again. Whether any ended.
+    private mutating func reinstateHeld(now: Instant) -> Bool {
+        let ended = held.filter { now - $0.value.since >= Self.unreachableHold }
+        guard !ended.isEmpty else { return false }
+        for (id, entry) in ended.sorted(by: { $0.value.since < $1.value.since }) {
+            held[id] = nil
+            if !workers.contains(where: { $0.id == id }) { workers.append(entry.route) }
+        }
+        additionalAskedWith = nil
+        return true
     }
 
     private mutating func removeWorker(at index: Int, now: Instant) -> [Action] {
@@ -208,7 +237,7 @@ public struct TenantDispatch: Sendable {
     /// clusterd answered the activation with its ready workers.
     public mutating func activationSucceeded(_ ready: [(id: WorkerID, port: Int)], now: Instant) -> [Action] {
         activationPending = false
-        for worker in ready where unreachable[worker.id] == nil && !workers.contains(where: { $0.id == worker.id }) {
+        for worker in ready where held[worker.id] == nil && !workers.contains(where: { $0.id == worker.id }) {
             workers.append(Route(id: worker.id, port: worker.port))
         }
         failedUntil = nil
@@ -242,8 +271,8 @@ public struct TenantDispatch: Sendable {
         disconnected = false
         let previous = Dictionary(workers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         // Held workers clusterd no longer lists are gone; those it still lists stay held.
-        unreachable = unreachable.filter { held in ready.contains { $0.id == held.key } }
-        workers = ready.filter { unreachable[$0.id] == nil }.map { worker in
+        held = held.filter { entry in ready.contains { $0.id == entry.key } }
+        workers = ready.filter { held[$0.id] == nil }.map { worker in
             previous[worker.id].map {
                 var kept = $0
                 kept.port = worker.port
@@ -263,6 +292,11 @@ public struct TenantDispatch: Sendable {
         for index in workers.indices where workers[index].touched || workers[index].inFlight > 0 {
             report.append((workers[index].id, workers[index].inFlight))
             workers[index].touched = false
+        }
+        // A held worker may still be serving requests (and tunnels) that began before.
+        for id in held.keys.sorted() where held[id]!.route.touched || held[id]!.route.inFlight > 0 {
+            report.append((id, held[id]!.route.inFlight))
+            held[id]!.route.touched = false
         }
         return report
     }
@@ -333,7 +367,7 @@ public struct TenantDispatch: Sendable {
         }
         guard !activationPending, !disconnected else { return [] }
         // clusterd would answer with the held workers again; their exit (or the hold's end) comes first.
-        if workers.isEmpty, !unreachable.isEmpty { return [] }
+        if workers.isEmpty, !held.isEmpty { return [] }
         if let until = failedUntil, now < until {
             guard workers.isEmpty else { return [] }
             let refusal = Refusal.tenantFailed(failedReason, retryAfter: until - now)
@@ -347,7 +381,7 @@ public struct TenantDispatch: Sendable {
         }
         let unpinnedWaiting = queue.contains { $0.pinned == nil }
         let moreSinceAsked = additionalAskedWith.map { workers.count > $0 } ?? true
-        if unpinnedWaiting, moreSinceAsked, workers.count < limits.maxWorkers, leastBusy() == nil {
+        if unpinnedWaiting, moreSinceAsked, workers.count + held.count < limits.maxWorkers, leastBusy() == nil {
             activationPending = true
             additionalAskedWith = workers.count
             return [.activate(additional: true)]

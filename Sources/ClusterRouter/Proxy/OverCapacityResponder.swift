@@ -10,6 +10,7 @@ final class OverCapacityResponder: ChannelInboundHandler {
 
     private let linger: Duration?
     private var answered = false
+    private var lingerTimer: Scheduled<Void>?
 
     init(linger: Duration?) {
         self.linger = linger
@@ -28,22 +29,29 @@ final class OverCapacityResponder: ChannelInboundHandler {
         // Whatever the client sent is dropped.
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client closed first: the timer need not keep the channel alive.
+        self.lingerTimer?.cancel()
+        self.lingerTimer = nil
+        context.fireChannelInactive()
+    }
+
     private func answer(context: ChannelHandlerContext) {
         guard !self.answered else { return }
         self.answered = true
         let bytes = LocalResponse.overCapacityBytes(allocator: context.channel.allocator)
         let loopBound = context.loopBound
-        let linger = self.linger
         context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { result in
             let context = loopBound.value
-            guard let linger, case .success = result, context.channel.isActive else {
+            guard let linger = self.linger, case .success = result, context.channel.isActive else {
                 context.close(promise: nil)
                 return
             }
             // The client's EOF closes the channel (remote half-closure is off); the timer ends a client that
             // keeps sending.
             context.close(mode: .output, promise: nil)
-            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(linger)) {
+            guard context.channel.isActive else { return }
+            self.lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(linger)) {
                 loopBound.value.close(promise: nil)
             }
         }

@@ -80,9 +80,9 @@ public struct ControlServer: Service {
                         accepted += 1
                         let reporter = accepted
                         sessions.addTask {
-                            defer { open.value.subtract(1, ordering: .relaxed) }
                             await admit(
                                 connection,
+                                counted: open,
                                 over: count > Self.connectionLimit,
                                 lingering: lingering,
                                 reporter: reporter
@@ -97,12 +97,17 @@ public struct ControlServer: Service {
         }
     }
 
+    /// Serves the connection, or refuses it. It holds a place in `open` until it ends, except a refused one,
+    /// which gives its place back before it lingers: refused peers never crowd out the ones allowed in.
     private func admit(
         _ connection: NIOAsyncChannel<ControlLine, ByteBuffer>,
+        counted open: ConnectionCount,
         over limit: Bool,
         lingering: ConnectionCount,
         reporter: Int
     ) async {
+        var holdsPlace = true
+        defer { if holdsPlace { open.value.subtract(1, ordering: .relaxed) } }
         let peer =
             try? await (connection.channel as? any SocketOptionProvider)?
             .unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
@@ -130,6 +135,8 @@ public struct ControlServer: Service {
                     "reason": "\(refusal.message)",
                 ]
             )
+            holdsPlace = false
+            open.value.subtract(1, ordering: .relaxed)
             let linger = lingering.value.add(1, ordering: .relaxed).newValue <= Self.lingeringRefusalLimit
             defer { lingering.value.subtract(1, ordering: .relaxed) }
             try? await connection.executeThenClose { inbound, outbound in

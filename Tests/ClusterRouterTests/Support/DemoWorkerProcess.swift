@@ -62,7 +62,8 @@ final class DemoWorkerProcess: @unchecked Sendable {
 /// tests' worker ports (`PortBlocks`, 10000 up). A port given out as closed so stays closed: nothing else binds
 /// there (a port bound to 0 and released could be handed to another test's listener a moment later).
 enum FreePort {
-    private static let next = Atomic<Int>(0)
+    /// Starting at an offset of this process's own, so that two test runs at once rarely take the same ports.
+    private static let next = Atomic<Int>(Int(getpid()) * 37)
     private static let range = 5000...9999
 
     /// A port nothing listens on now, and that no other caller of `take()` in this process gets.

@@ -1,4 +1,5 @@
 import ClusterCore
+import Glibc
 import Synchronization
 
 /// Hands each test its own block of worker ports, so tests running side by side never collide.
@@ -7,7 +8,8 @@ import Synchronization
 /// could be given at once to a listener another test binds to port 0, and a router still connecting to the
 /// dead worker's port reached that listener instead of being refused.
 enum PortBlocks {
-    private static let next = Atomic<Int>(0)
+    /// Starting at an offset of this process's own, so that two test runs at once rarely take the same blocks.
+    private static let next = Atomic<Int>(Int(getpid()))
 
     static func take(size: Int = 100) -> PortRange {
         let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
