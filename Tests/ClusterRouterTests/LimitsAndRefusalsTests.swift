@@ -187,14 +187,16 @@ struct LimitsAndRefusalsTests {
             var served = 0
             var sent = 0
             let start = ContinuousClock.now
-            // One byte every 50 ms for 0.8 s (the head never completes), while the other client is served.
+            // One byte every 50 ms for 0.8 s (the head never completes), while the other client is served: every
+            // one of its requests meanwhile (how many fit in 0.8 s depends on the machine's load, so none is
+            // counted on).
             while ContinuousClock.now - start < .milliseconds(800), sent < trickle.count - 2 {
                 try slow.send([trickle[sent]])
                 sent += 1
                 if try fast.exchange(RawHTTPClient.get("/fast")).status == 200 { served += 1 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(served >= 5)
+            #expect(sent >= 1 && served == sent, "\(served) of \(sent) served")
             let response = try slow.readResponse()
             #expect(response.status == 408)
             #expect(slow.waitForClose(seconds: 5))

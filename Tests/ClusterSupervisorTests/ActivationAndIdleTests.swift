@@ -55,7 +55,7 @@ extension SupervisorIntegrationTests {
                 try await events.wait("idle-out") { $0.contains { $0.goneWorker?.reason == .idle } }
                 let elapsed = EventRecorder.now() - finishedAt
                 #expect(elapsed >= .milliseconds(480))
-                #expect(elapsed < .seconds(3))
+                #expect(elapsed < .seconds(10), "idled out, not much later (bound wide for loaded machines)")
                 #expect(
                     HTTPGet.get(port: worker.port, timeoutSeconds: 1) == nil,
                     "nothing listens on its port any more"
@@ -92,7 +92,8 @@ extension SupervisorIntegrationTests {
                     return
                 }
                 #expect(HTTPGet.get(port: worker.port)?.status == 200)
-                #expect(EventRecorder.now() - started < .seconds(2), "the other tenant starts promptly")
+                // An unlimited flood would hold the supervisor up for good; the bound is wide for loaded machines.
+                #expect(EventRecorder.now() - started < .seconds(5), "the other tenant starts promptly")
                 try await Task.sleep(for: .milliseconds(500))
                 let floodLines = logs.matching { $0.metadata["tenant"] == "flood" && $0.message == "flood flood flood" }
                 // At most the burst plus the sustained rate for as long as the flood has run (a loaded machine

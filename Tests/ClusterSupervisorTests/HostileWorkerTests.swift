@@ -114,7 +114,7 @@ extension SupervisorIntegrationTests {
             let hungAnswer = hung.result()
             #expect(hungAnswer.response?.status == 504, "\(hungAnswer)")
             #expect(hungAnswer.response?.body.contains("did not answer within 3s") == true, "\(hungAnswer)")
-            #expect(hungAnswer.elapsed < .seconds(6), "\(hungAnswer)")
+            #expect(hungAnswer.elapsed < .seconds(15), "\(hungAnswer)")
 
             // Let the flood and the crash loop go on a little longer while steady is being served.
             try await Task.sleep(for: .seconds(2))

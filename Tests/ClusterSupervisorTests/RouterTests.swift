@@ -168,12 +168,15 @@ extension SupervisorIntegrationTests {
             Self.send(slow, "GET / HTTP/1.1\r\nHost: acme.example.test\r\n")
             let started = ContinuousClock.now
             var served = 0
+            var asked = 0
+            // Every request of the other clients meanwhile is served (how many fit depends on the load).
             while ContinuousClock.now - started < .milliseconds(1500) {
                 Self.send(slow, "X-Slow: 1\r\n")
+                asked += 1
                 if HTTPGet.get(port: port, path: "/", host: "acme.example.test")?.status == 200 { served += 1 }
                 usleep(100_000)
             }
-            #expect(served >= 5, "other clients were served meanwhile")
+            #expect(asked >= 1 && served == asked, "other clients were served meanwhile: \(served) of \(asked)")
             let answer = Self.receive(slow)
             #expect(answer.hasPrefix("HTTP/1.1 408"), "the slow client got 408: \(answer.prefix(80))")
         }
