@@ -153,13 +153,14 @@ public struct TenantDispatch: Sendable {
 
     /// The request (or tunnel) on `worker` is over.
     public mutating func requestFinished(worker: WorkerID, now: Instant) -> [Action] {
-        if held[worker] != nil {
-            // The request that found it unreachable, or one still running on a connection made before.
-            held[worker]!.route.inFlight = max(0, held[worker]!.route.inFlight - 1)
-            held[worker]!.route.touched = true
+        guard let index = workers.firstIndex(where: { $0.id == worker }) else {
+            // A held worker: the request that found it unreachable, or one still running on an older connection.
+            if held[worker] != nil {
+                held[worker]!.route.inFlight = max(0, held[worker]!.route.inFlight - 1)
+                held[worker]!.route.touched = true
+            }
             return []
         }
-        guard let index = workers.firstIndex(where: { $0.id == worker }) else { return [] }
         workers[index].inFlight = max(0, workers[index].inFlight - 1)
         workers[index].touched = true
         return dispatchQueue(now: now)
