@@ -256,20 +256,35 @@ struct LimitsAndRefusalsTests {
         try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
             let holder = try RawHTTPClient(port: proxy.port)
             #expect(await eventually { proxy.server.openConnections == 1 })
-            // A body larger than the socket buffers: the client is still sending when the 503 is written.
-            let body = NSTemporaryDirectory() + "over-capacity-body-\(getpid())"
-            #expect(FileManager.default.createFile(atPath: body, contents: Data(repeating: 120, count: 4 << 20)))
-            defer { try? FileManager.default.removeItem(atPath: body) }
-            var outcomes: [String: Int] = [:]
-            for _ in 0..<40 {
-                let (status, output) = try Curl.run([
-                    "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect:", "--data-binary", "@" + body,
-                    "http://127.0.0.1:\(proxy.port)/",
-                ])
-                outcomes["exit \(status) http \(output)", default: 0] += 1
-            }
+            let outcomes = try Self.postLargeBodies(port: proxy.port, host: "app.test", times: 40)
             #expect(outcomes == ["exit 0 http 503": 40])
             _ = holder
         }
+    }
+
+    @Test("a refusal while the client still sends a large body: it reads the 404, not a reset")
+    func refusalWithLargeBodySent() async throws {
+        let dispatcher = StaticDispatcher(port: 1)
+        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+            let outcomes = try Self.postLargeBodies(port: proxy.port, host: "nobody.test", times: 40)
+            #expect(outcomes == ["exit 0 http 404": 40])
+        }
+    }
+
+    /// POSTs a 4 MiB body (larger than the socket buffers, so the client is still sending when an early answer
+    /// is written) with curl `times` times; counts the outcomes as "exit N http STATUS".
+    static func postLargeBodies(port: Int, host: String, times: Int) throws -> [String: Int] {
+        let body = NSTemporaryDirectory() + "large-body-\(getpid())-\(port)"
+        #expect(FileManager.default.createFile(atPath: body, contents: Data(repeating: 120, count: 4 << 20)))
+        defer { try? FileManager.default.removeItem(atPath: body) }
+        var outcomes: [String: Int] = [:]
+        for _ in 0..<times {
+            let (status, output) = try Curl.run([
+                "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect:", "-H", "Host: \(host)",
+                "--data-binary", "@" + body, "http://127.0.0.1:\(port)/",
+            ])
+            outcomes["exit \(status) http \(output)", default: 0] += 1
+        }
+        return outcomes
     }
 }

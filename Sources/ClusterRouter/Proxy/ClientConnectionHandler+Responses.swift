@@ -71,10 +71,7 @@ extension ClientConnectionHandler {
                 return
             }
             self.lingering = true
-            context.close(mode: .output, promise: nil)
-            context.eventLoop.assumeIsolated().scheduleTask(in: lingerTime) {
-                self.context?.close(promise: nil)
-            }
+            self.lingerTimer = context.shutOutputAndLinger(for: lingerTime)
             if self.readPending {
                 self.readPending = false
                 context.read()

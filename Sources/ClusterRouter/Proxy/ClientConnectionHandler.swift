@@ -66,6 +66,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     var clientNeedsFlush = false
     /// Closing after an early answer: keep reading (and dropping) for a while so the client sees the answer.
     var lingering = false
+    var lingerTimer: Scheduled<Void>?
     private var drainingInput = false
     /// The body read timeout.
     var bodyTimer: ConnectionTimer?
@@ -117,6 +118,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.state = .closing
         self.bodyTimer?.cancel()
         self.responseTimer?.cancel()
+        self.lingerTimer?.cancel()
         self.pendingInput.removeAll()
         if var exchange = self.exchange {
             if let ticket = exchange.ticket {

@@ -2,9 +2,8 @@ import NIOCore
 
 /// The only handler of a connection beyond ``ProxyConfiguration/maxClientConnections``: writes a `503` and closes.
 ///
-/// With a `linger` time it first shuts its output and reads and drops what the client still sends, until the client
-/// closes or the time is up. Closing with the request unread would send a reset, and a client still sending its
-/// request would see "connection reset" instead of the 503.
+/// With a `linger` time it closes as ``ChannelHandlerContext/shutOutputAndLinger(for:)`` says, so that a client
+/// still sending its request reads the 503 rather than a reset.
 final class OverCapacityResponder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -47,13 +46,7 @@ final class OverCapacityResponder: ChannelInboundHandler {
                 context.close(promise: nil)
                 return
             }
-            // The client's EOF closes the channel (remote half-closure is off); the timer ends a client that
-            // keeps sending.
-            context.close(mode: .output, promise: nil)
-            guard context.channel.isActive else { return }
-            self.lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(linger)) {
-                loopBound.value.close(promise: nil)
-            }
+            self.lingerTimer = context.shutOutputAndLinger(for: TimeAmount(linger))
         }
     }
 }
