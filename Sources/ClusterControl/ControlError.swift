@@ -1,3 +1,5 @@
+import ClusterCore
+
 /// An error reply: `{"id": 7, "error": {"code": "unknown-tenant", "message": "no tenant named \"acme\""}}`.
 public struct ControlError: Error, Sendable, Hashable, Codable, CustomStringConvertible {
     /// Stable, machine-readable; new codes may be added in a version.
@@ -17,19 +19,24 @@ public struct ControlError: Error, Sendable, Hashable, Codable, CustomStringConv
         public static let tooManyConnections = Code(rawValue: "too-many-connections")
         public static let slowSubscriber = Code(rawValue: "slow-subscriber")
         // Operations
-        public static let unknownTenant = Code(rawValue: "unknown-tenant")
+        public static let unknownTenant = Code(.unknownTenant)
         public static let invalidArgument = Code(rawValue: "invalid-argument")
         public static let invalidConfiguration = Code(rawValue: "invalid-configuration")
-        public static let shuttingDown = Code(rawValue: "shutting-down")
+        public static let shuttingDown = Code(.shuttingDown)
         public static let internalError = Code(rawValue: "internal")
         public static let upgradeFailed = Code(rawValue: "upgrade-failed")
-        // Activation
-        public static let startFailed = Code(rawValue: "start-failed")
-        public static let startTimeout = Code(rawValue: "start-timeout")
-        public static let hostAtCapacity = Code(rawValue: "host-at-capacity")
-        public static let tenantFailed = Code(rawValue: "tenant-failed")
-        public static let tenantStopped = Code(rawValue: "tenant-stopped")
-        public static let tooManyWaiting = Code(rawValue: "too-many-waiting")
+        // Activation: one code per kind of ``ActivationFailure`` (unknown-tenant and shutting-down above too)
+        public static let startFailed = Code(.startFailed)
+        public static let startTimeout = Code(.startTimedOut)
+        public static let hostAtCapacity = Code(.hostAtCapacity)
+        public static let tenantFailed = Code(.tenantFailed)
+        public static let tenantStopped = Code(.tenantStopped)
+        public static let tooManyWaiting = Code(.tooManyWaiting)
+
+        /// The code of a kind of activation failure.
+        public init(_ kind: ActivationFailure.Kind) {
+            self.init(rawValue: kind.rawValue)
+        }
     }
 
     public var code: Code
@@ -54,4 +61,27 @@ public struct ControlError: Error, Sendable, Hashable, Codable, CustomStringConv
     }
 
     public var description: String { message }
+}
+
+extension ControlError {
+    /// The reply to an activation that failed: its kind as the code, its description as the message.
+    public init(_ failure: ActivationFailure) {
+        let refusal = failure.refusal
+        self.init(
+            Code(refusal.kind!),
+            refusal.message,
+            retryAfterMilliseconds: refusal.retryAfter.map { Int($0.milliseconds) }
+        )
+    }
+}
+
+extension ActivationRefusal {
+    /// What an error reply to `activate` means for the requests waiting on it.
+    public init(_ error: ControlError) {
+        self.init(
+            kind: ActivationFailure.Kind(rawValue: error.code.rawValue),
+            message: error.message,
+            retryAfter: error.retryAfterMilliseconds.map { .milliseconds($0) }
+        )
+    }
 }

@@ -21,7 +21,7 @@ public struct ControlEvent: Sendable, Hashable, Codable {
 
     public var event: Kind
     public var tenant: String?
-    public var worker: String?
+    public var worker: WorkerID?
     public var port: Int?
     public var pid: Int32?
     /// Why a worker drains or went, or why a tenant failed.
@@ -33,7 +33,7 @@ public struct ControlEvent: Sendable, Hashable, Codable {
     public var retryAfterMilliseconds: Int?
     public var snapshot: ClusterSnapshot?
 
-    public init(event: Kind, tenant: String? = nil, worker: String? = nil) {
+    public init(event: Kind, tenant: String? = nil, worker: WorkerID? = nil) {
         self.event = event
         self.tenant = tenant
         self.worker = worker
@@ -59,17 +59,17 @@ extension ControlEvent {
     public init(_ event: ClusterEvent, snapshot: @autoclosure () -> ClusterSnapshot) {
         switch event {
         case .workerStarting(let id, let port, let pid):
-            self.init(event: .workerStarting, tenant: id.tenant, worker: id.description)
+            self.init(event: .workerStarting, tenant: id.tenant, worker: id)
             self.port = port
             self.pid = pid
         case .workerReady(let id, let port):
-            self.init(event: .workerReady, tenant: id.tenant, worker: id.description)
+            self.init(event: .workerReady, tenant: id.tenant, worker: id)
             self.port = port
         case .workerDraining(let id, let reason):
-            self.init(event: .workerDraining, tenant: id.tenant, worker: id.description)
+            self.init(event: .workerDraining, tenant: id.tenant, worker: id)
             self.reason = reason.rawValue
         case .workerGone(let id, let exit, let reason):
-            self.init(event: .workerGone, tenant: id.tenant, worker: id.description)
+            self.init(event: .workerGone, tenant: id.tenant, worker: id)
             self.reason = reason?.rawValue ?? (exit?.isSuccess == true ? "exited" : "failed")
             self.exit = exit?.description ?? "never started"
             switch exit {

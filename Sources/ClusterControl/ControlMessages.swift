@@ -53,10 +53,10 @@ public struct ReloadReply: Sendable, Hashable, Codable {
 
 /// A ready worker, where to send its requests.
 public struct WorkerEndpoint: Sendable, Hashable, Codable {
-    public var id: String
+    public var id: WorkerID
     public var port: Int
 
-    public init(id: String, port: Int) {
+    public init(id: WorkerID, port: Int) {
         self.id = id
         self.port = port
     }
@@ -110,8 +110,7 @@ public struct ClusterSnapshot: Sendable, Hashable, Codable {
 
 public struct TenantSnapshot: Sendable, Hashable, Codable {
     public var name: String
-    /// `idle`, `starting`, `running`, `failed`, `stopped` or `removed`.
-    public var state: String
+    public var state: TenantStatus.State
     public var hosts: [String]
     /// The operator's `clusterctl scale`, if set.
     public var scale: Int?
@@ -132,7 +131,7 @@ public struct TenantSnapshot: Sendable, Hashable, Codable {
 
     public init(
         name: String,
-        state: String,
+        state: TenantStatus.State,
         hosts: [String],
         scale: Int?,
         floor: Int,
@@ -178,12 +177,10 @@ public struct TenantSnapshot: Sendable, Hashable, Codable {
 }
 
 public struct WorkerSnapshot: Sendable, Hashable, Codable {
-    /// `tenant#serial`.
-    public var id: String
+    public var id: WorkerID
     public var pid: Int32?
     public var port: Int
-    /// `starting`, `ready`, `draining`, `stopping` or `killed`.
-    public var state: String
+    public var state: WorkerStatus.State
     public var stopReason: String?
     public var inFlight: Int
     public var uptimeMilliseconds: Int?
@@ -192,10 +189,10 @@ public struct WorkerSnapshot: Sendable, Hashable, Codable {
     public var status: String?
 
     public init(
-        id: String,
+        id: WorkerID,
         pid: Int32?,
         port: Int,
-        state: String,
+        state: WorkerStatus.State,
         stopReason: String?,
         inFlight: Int,
         uptimeMilliseconds: Int?,
@@ -251,7 +248,7 @@ extension ClusterSnapshot {
                     retryInMilliseconds: tenantStatus.retryIn.map { Int($0.milliseconds) },
                     workers: tenantStatus.workers.map { worker in
                         WorkerSnapshot(
-                            id: worker.id.description,
+                            id: worker.id,
                             pid: worker.pid,
                             port: worker.port,
                             state: worker.state,

@@ -1,3 +1,5 @@
+import ClusterCore
+
 /// The id a client puts on a request; its reply carries the same id. A number or a string.
 public enum RequestID: Sendable, Hashable, Codable, CustomStringConvertible {
     case number(Int)
@@ -82,10 +84,10 @@ public enum ControlOperation: Sendable, Equatable {
 
 /// A router's report for one worker: requests and open WebSockets in flight now. Any report counts as activity.
 public struct WorkerActivity: Sendable, Hashable, Codable {
-    public var worker: String
+    public var worker: WorkerID
     public var inFlight: Int
 
-    public init(worker: String, inFlight: Int) {
+    public init(worker: WorkerID, inFlight: Int) {
         self.worker = worker
         self.inFlight = inFlight
     }

@@ -23,26 +23,26 @@ extension String {
 
 /// A value that writes itself as JSON text: the bytes JSONEncoder writes for it (see `JSONValue.jsonText`), for
 /// the protocol's lines that grow with the cluster, where Codable's JSONEncoder takes ten times as long.
-protocol JSONTextWritable {
+package protocol JSONTextWritable {
     func write(to json: inout JSONTextWriter)
 }
 
 /// Writes JSON text into `bytes`, laid out as JSONEncoder lays it out.
-struct JSONTextWriter {
-    let pretty: Bool
-    var bytes: [UInt8] = []
+package struct JSONTextWriter {
+    package let pretty: Bool
+    package var bytes: [UInt8] = []
     private var indent = 0
 
-    init(pretty: Bool) {
+    package init(pretty: Bool) {
         self.pretty = pretty
     }
 
-    mutating func write(_ value: some JSONTextWritable) {
+    package mutating func write(_ value: some JSONTextWritable) {
         value.write(to: &self)
     }
 
     /// An object whose members `body` writes with `member(_:_:)`, in the order of their keys' UTF-8 bytes.
-    mutating func object(_ body: (inout JSONTextWriter) -> Void) {
+    package mutating func object(_ body: (inout JSONTextWriter) -> Void) {
         open(UInt8(ascii: "{"))
         body(&self)
         close(UInt8(ascii: "}"))
@@ -50,7 +50,7 @@ struct JSONTextWriter {
 
     /// `"key":value`, or nothing when the value is nil (as JSONEncoder leaves out an optional that is nil).
     /// `key` must need no escaping.
-    mutating func member(_ key: StaticString, _ value: (some JSONTextWritable)?) {
+    package mutating func member(_ key: StaticString, _ value: (some JSONTextWritable)?) {
         guard let value else { return }
         separateElement()
         bytes.append(UInt8(ascii: "\""))
@@ -60,7 +60,7 @@ struct JSONTextWriter {
         value.write(to: &self)
     }
 
-    mutating func array<Elements: Collection>(_ elements: Elements) where Elements.Element: JSONTextWritable {
+    package mutating func array<Elements: Collection>(_ elements: Elements) where Elements.Element: JSONTextWritable {
         open(UInt8(ascii: "["))
         for element in elements {
             separateElement()
@@ -106,47 +106,39 @@ struct JSONTextWriter {
 // MARK: - Values
 
 extension JSONValue: JSONTextWritable {
-    func write(to json: inout JSONTextWriter) {
+    package func write(to json: inout JSONTextWriter) {
         switch self {
         case .null: json.append("null")
         case .bool(let bool): bool.write(to: &json)
         case .number(let number): number.write(to: &json)
         case .string(let string): string.write(to: &json)
         case .array(let elements): json.array(elements)
-        case .object(let members):
-            json.open(UInt8(ascii: "{"))
-            for (key, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-                json.separateElement()
-                key.write(to: &json)
-                json.append(json.pretty ? " : " : ":")
-                value.write(to: &json)
-            }
-            json.close(UInt8(ascii: "}"))
+        case .object(let members): members.write(to: &json)
         }
     }
 }
 
 extension Bool: JSONTextWritable {
-    func write(to json: inout JSONTextWriter) {
+    package func write(to json: inout JSONTextWriter) {
         json.append(self ? "true" : "false")
     }
 }
 
 extension Int: JSONTextWritable {
-    func write(to json: inout JSONTextWriter) {
+    package func write(to json: inout JSONTextWriter) {
         json.bytes.append(contentsOf: String(self).utf8)
     }
 }
 
 extension Int32: JSONTextWritable {
-    func write(to json: inout JSONTextWriter) {
+    package func write(to json: inout JSONTextWriter) {
         Int(self).write(to: &json)
     }
 }
 
 extension Double: JSONTextWritable {
     /// Whole numbers as integers; others as Swift prints them, without a trailing `.0` (as JSONEncoder does).
-    func write(to json: inout JSONTextWriter) {
+    package func write(to json: inout JSONTextWriter) {
         guard isFinite else { return json.append("null") }
         if rounded() == self, abs(self) < 1e15, self != 0 || sign == .plus {
             return Int(self).write(to: &json)
@@ -159,7 +151,7 @@ extension Double: JSONTextWritable {
 
 extension String: JSONTextWritable {
     /// Quoted; `"`, `\` and control characters escaped (`\n`, `\u001f`), nothing else.
-    func write(to json: inout JSONTextWriter) {
+    package func write(to json: inout JSONTextWriter) {
         json.bytes.append(UInt8(ascii: "\""))
         var text = self
         text.withUTF8 { utf8 in
@@ -190,7 +182,33 @@ extension String: JSONTextWritable {
 }
 
 extension Array: JSONTextWritable where Element: JSONTextWritable {
-    func write(to json: inout JSONTextWriter) {
+    package func write(to json: inout JSONTextWriter) {
         json.array(self)
+    }
+}
+
+extension Dictionary: JSONTextWritable where Key == String, Value: JSONTextWritable {
+    /// Members in the order of their keys' UTF-8 bytes, as every object.
+    package func write(to json: inout JSONTextWriter) {
+        json.open(UInt8(ascii: "{"))
+        for (key, value) in sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            json.separateElement()
+            key.write(to: &json)
+            json.append(json.pretty ? " : " : ":")
+            value.write(to: &json)
+        }
+        json.close(UInt8(ascii: "}"))
+    }
+}
+
+extension UInt64: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.bytes.append(contentsOf: String(self).utf8)
+    }
+}
+
+extension Int64: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.bytes.append(contentsOf: String(self).utf8)
     }
 }

@@ -53,14 +53,14 @@ public struct StatusTable: Sendable {
     }
 
     static func row(tenant: TenantSnapshot) -> [String] {
-        let ready = tenant.workers.filter { $0.state == "ready" }.count
+        let ready = tenant.workers.filter { $0.state == .ready }.count
         var lastError = tenant.lastError.map(oneLine) ?? "-"
-        if tenant.state == "failed", let retryIn = tenant.retryInMilliseconds {
+        if tenant.state == .failed, let retryIn = tenant.retryInMilliseconds {
             let retry = "retry in \(HumanDuration.text(milliseconds: retryIn))"
             lastError = tenant.lastError == nil ? retry : "\(retry): \(lastError)"
         }
         return [
-            oneLine(tenant.name), tenant.state, "\(ready)/\(tenant.target)", tenant.scale.map { "\($0)" } ?? "-",
+            oneLine(tenant.name), tenant.state.rawValue, "\(ready)/\(tenant.target)", tenant.scale.map { "\($0)" } ?? "-",
             "\(tenant.waiting)", lastError,
         ]
     }
@@ -70,7 +70,7 @@ public struct StatusTable: Sendable {
         if let reason = worker.stopReason { status.append("(\(reason))") }
         if let text = worker.status, !text.isEmpty { status.append(oneLine(text)) }
         return [
-            "  " + oneLine(worker.id), worker.pid.map { "\($0)" } ?? "-", "\(worker.port)", worker.state,
+            "  " + oneLine(worker.id.description), worker.pid.map { "\($0)" } ?? "-", "\(worker.port)", worker.state.rawValue,
             worker.uptimeMilliseconds.map { HumanDuration.text(milliseconds: $0) } ?? "-", "\(worker.inFlight)",
             worker.idleInMilliseconds.map { HumanDuration.text(milliseconds: $0) } ?? "-",
             status.isEmpty ? "-" : status.joined(separator: " "),

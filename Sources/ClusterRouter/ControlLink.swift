@@ -29,23 +29,26 @@ public final class ControlLink: Sendable {
     }
 
     public func run() async {
-        var backoff: Duration = .milliseconds(100)
+        var backoff = ReconnectBackoff()
         while !Task.isCancelled {
+            let connected = ContinuousClock.now
+            var failure: (any Error)?
             do {
-                let connected = ContinuousClock.now
                 try await session()
-                if ContinuousClock.now - connected > .seconds(5) { backoff = .milliseconds(100) }
             } catch {
+                failure = error
+            }
+            let wait = backoff.ended(after: ContinuousClock.now - connected)
+            if let failure {
                 logger.warning(
                     "control channel unavailable; serving known workers, retrying",
                     metadata: [
-                        "socket": "\(socketPath)", "error": "\(error)", "retry_in": "\(backoff.formattedForHumans)",
+                        "socket": "\(socketPath)", "error": "\(failure)", "retry_in": "\(wait.formattedForHumans)",
                     ]
                 )
             }
             dispatcher.controlChannelLost()
-            guard (try? await Task.sleep(for: backoff)) != nil else { break }
-            backoff = min(backoff * 2, .seconds(5))
+            guard (try? await Task.sleep(for: wait)) != nil else { break }
         }
     }
 
@@ -88,21 +91,15 @@ public final class ControlLink: Sendable {
     }
 }
 
-/// The protocol conversation on one connection (event-loop confined).
+/// The router's conversation on one connection (event-loop confined): subscribed, it feeds the dispatcher, and
+/// sends its `activate` and `activity` requests.
 final class ControlClientHandler: ChannelInboundHandler {
     typealias InboundIn = ControlLine
     typealias OutboundOut = ByteBuffer
 
-    private enum Phase {
-        case greeting
-        case subscribing
-        case live
-    }
-
     private let dispatcher: Dispatcher
     private let logger: Logger
-    private var phase = Phase.greeting
-    private var nextID = 3
+    private var conversation = ControlConversation(client: .router, subscribes: true)
     private var activations: [RequestID: String] = [:]
     private var context: ChannelHandlerContext?
 
@@ -120,55 +117,34 @@ final class ControlClientHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        send(
-            ControlRequestLine.encode(
-                id: .number(1),
-                op: "hello",
-                [
-                    "versions": .array(ControlCodec.supportedVersions.map { .number(Double($0)) }),
-                    "client": .string("clusterd-router"),
-                ]
-            )
-        )
+        send(conversation.hello())
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .line(let buffer) = unwrapInboundIn(data), let line = IncomingLine(buffer.readableBytesView) else {
-            logger.error("unreadable line on the control channel; reconnecting")
+        guard case .line(let buffer) = unwrapInboundIn(data) else {
+            logger.error("a line on the control channel is too long; reconnecting")
             context.close(promise: nil)
             return
         }
-        switch (phase, line) {
-        case (.greeting, .reply(.number(1), .success)):
-            phase = .subscribing
-            send(ControlRequestLine.encode(id: .number(2), op: "subscribe"))
-        case (.subscribing, .reply(.number(2), .success(let value))):
-            do {
-                let reply = try value.decode(as: SubscribeReply.self)
-                phase = .live
-                dispatcher.resynchronize(reply.snapshot)
-                logger.info(
-                    "control channel connected",
-                    metadata: [
-                        "tenants": "\(reply.snapshot.tenants.count)", "workers": "\(reply.snapshot.workersTotal)",
-                    ]
-                )
-            } catch {
-                logger.error("unreadable snapshot; reconnecting", metadata: ["error": "\(error)"])
-                context.close(promise: nil)
-            }
-        case (.live, .event(let event)):
-            if event.event == .overflow {
-                logger.warning(
-                    "control channel dropped this router as too slow; resubscribing",
-                    metadata: ["reason": "\(event.reason ?? "")"]
-                )
-                context.close(promise: nil)
-            } else {
-                dispatcher.apply(event)
-            }
-        case (.live, .reply(let id?, let result)):
+        switch conversation.received(buffer.readableBytesView) {
+        case .greeted(_, let subscribe):
+            if let subscribe { send(subscribe) }
+        case .subscribed(let snapshot):
+            dispatcher.resynchronize(snapshot)
+            logger.info(
+                "control channel connected",
+                metadata: ["tenants": "\(snapshot.tenants.count)", "workers": "\(snapshot.workersTotal)"]
+            )
+        case .event(let event) where event.event == .overflow:
+            logger.warning(
+                "control channel dropped this router as too slow; resubscribing",
+                metadata: ["reason": "\(event.reason ?? "")"]
+            )
+            context.close(promise: nil)
+        case .event(let event):
+            dispatcher.apply(event)
+        case .reply(let id?, let result):
             guard let tenant = activations.removeValue(forKey: id) else { return }  // activity acknowledgements
             dispatcher.activationAnswered(
                 tenant: tenant,
@@ -177,13 +153,16 @@ final class ControlClientHandler: ChannelInboundHandler {
                         .mapError { _ in ControlError(.internalError, "unreadable activate reply") }
                 }
             )
-        case (_, .reply(_, .failure(let error))):
+        case .reply(nil, .failure(let error)), .refused(let error):
             logger.error(
                 "control channel refused this router",
                 metadata: ["code": "\(error.code)", "error": "\(error.message)"]
             )
             context.close(promise: nil)
-        default:
+        case .unreadable(let reason):
+            logger.error("unreadable line on the control channel; reconnecting", metadata: ["error": "\(reason)"])
+            context.close(promise: nil)
+        case .reply(nil, .success), .nothing:
             break
         }
     }
@@ -200,26 +179,15 @@ final class ControlClientHandler: ChannelInboundHandler {
     }
 
     func activate(tenant: String, additional: Bool) {
-        guard phase == .live else { return }
-        let id = RequestID.number(nextID)
-        nextID += 1
+        guard conversation.phase == .ready else { return }
+        let (id, line) = conversation.request(.activate(tenant: tenant, additional: additional))
         activations[id] = tenant
-        send(
-            ControlRequestLine.encode(
-                id: id,
-                op: "activate",
-                ["tenant": .string(tenant), "additional": .bool(additional)]
-            )
-        )
+        send(line)
     }
 
     func report(_ activity: [WorkerActivity]) {
-        guard phase == .live else { return }
-        let workers = activity.map {
-            JSONValue.object(["worker": .string($0.worker), "in_flight": .number(Double($0.inFlight))])
-        }
-        send(ControlRequestLine.encode(id: .number(nextID), op: "activity", ["workers": .array(workers)]))
-        nextID += 1
+        guard conversation.phase == .ready else { return }
+        send(conversation.request(.activity(activity)).line)
     }
 
     private func send(_ line: [UInt8]) {

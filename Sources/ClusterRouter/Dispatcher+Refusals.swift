@@ -7,46 +7,38 @@ extension Dispatcher {
     static func response(for refusal: TenantDispatch.Refusal, tenant: String) -> RouterRefusal {
         switch refusal {
         case .queueFull(let limit):
-            RouterRefusal(
+            return RouterRefusal(
                 status: .serviceUnavailable,
                 reason: "too many requests waiting for tenant \(tenant) (queue_limit \(limit))",
                 retryAfterSeconds: 1
             )
         case .waitedTooLong(let timeout):
-            RouterRefusal(
+            return RouterRefusal(
                 status: .serviceUnavailable,
                 reason: "no worker of tenant \(tenant) was free within \(timeout.formattedForHumans)",
                 retryAfterSeconds: 1
             )
-        case .startFailed(let reason):
-            RouterRefusal(status: .badGateway, reason: "tenant \(tenant): \(reason)")
-        case .startTimedOut(let reason):
-            RouterRefusal(status: .gatewayTimeout, reason: "tenant \(tenant): \(reason)")
-        case .tenantFailed(let reason, let retryAfter):
-            RouterRefusal(
-                status: .serviceUnavailable,
-                reason: "tenant \(tenant): \(reason)",
-                retryAfterSeconds: max(1, Int((retryAfter.milliseconds + 999) / 1000))
-            )
-        case .tenantStopped(let reason):
-            RouterRefusal(status: .serviceUnavailable, reason: "tenant \(tenant): \(reason)", retryAfterSeconds: 30)
-        case .unknownTenant(let reason):
-            RouterRefusal(status: .notFound, reason: "tenant \(tenant): \(reason)")
-        case .unavailable(let reason):
-            RouterRefusal(status: .serviceUnavailable, reason: "tenant \(tenant): \(reason)", retryAfterSeconds: 1)
-        }
-    }
-
-    /// What an activation error means for the requests waiting on it.
-    static func refusal(for error: ControlError) -> TenantDispatch.Refusal {
-        switch error.code {
-        case .startFailed: .startFailed(error.message)
-        case .startTimeout: .startTimedOut(error.message)
-        case .tenantFailed:
-            .tenantFailed(error.message, retryAfter: .milliseconds(error.retryAfterMilliseconds ?? 1000))
-        case .tenantStopped: .tenantStopped(error.message)
-        case .unknownTenant: .unknownTenant(error.message)
-        default: .unavailable(error.message)
+        case .activationFailed(let failure):
+            let reason = "tenant \(tenant): \(failure.message)"
+            switch failure.kind {
+            case .startFailed?:
+                return RouterRefusal(status: .badGateway, reason: reason)
+            case .startTimedOut?:
+                return RouterRefusal(status: .gatewayTimeout, reason: reason)
+            case .unknownTenant?:
+                return RouterRefusal(status: .notFound, reason: reason)
+            case .tenantFailed?:
+                let milliseconds = (failure.retryAfter ?? .seconds(1)).milliseconds
+                return RouterRefusal(
+                    status: .serviceUnavailable,
+                    reason: reason,
+                    retryAfterSeconds: max(1, Int((milliseconds + 999) / 1000))
+                )
+            case .tenantStopped?:
+                return RouterRefusal(status: .serviceUnavailable, reason: reason, retryAfterSeconds: 30)
+            case .hostAtCapacity?, .tooManyWaiting?, .shuttingDown?, nil:
+                return RouterRefusal(status: .serviceUnavailable, reason: reason, retryAfterSeconds: 1)
+            }
         }
     }
 }

@@ -160,9 +160,7 @@ public final class Dispatcher: RequestDispatcher {
                 )
                 var dispatch = state.tenants[tenant.name] ?? TenantDispatch(limits: limits)
                 dispatch.limits = limits
-                let ready = tenant.workers.filter { $0.state == "ready" }.compactMap { worker in
-                    WorkerID(parsing: worker.id).map { (id: $0, port: worker.port) }
-                }
+                let ready = tenant.workers.filter { $0.state == .ready }.map { (id: $0.id, port: $0.port) }
                 let actions = dispatch.resynchronized(ready: ready, now: now)
                 tenants[tenant.name] = dispatch
                 state.tenants[tenant.name] = dispatch
@@ -187,12 +185,10 @@ public final class Dispatcher: RequestDispatcher {
     public func apply(_ event: ControlEvent) {
         switch event.event {
         case .workerReady:
-            guard let tenant = event.tenant, let id = event.worker.flatMap(WorkerID.init(parsing:)),
-                let port = event.port
-            else { return }
+            guard let tenant = event.tenant, let id = event.worker, let port = event.port else { return }
             update(tenant) { $0.workerReady(id, port: port, now: $1) }
         case .workerDraining, .workerGone:
-            guard let tenant = event.tenant, let id = event.worker.flatMap(WorkerID.init(parsing:)) else { return }
+            guard let tenant = event.tenant, let id = event.worker else { return }
             update(tenant) { $0.workerLeft(id, now: $1) }
         case .configurationReloaded:
             if let snapshot = event.snapshot { resynchronize(snapshot) }
@@ -205,11 +201,10 @@ public final class Dispatcher: RequestDispatcher {
     public func activationAnswered(tenant: String, _ answer: Result<[WorkerEndpoint], ControlError>) {
         switch answer {
         case .success(let workers):
-            let ready = workers.compactMap { worker in WorkerID(parsing: worker.id).map { (id: $0, port: worker.port) }
-            }
+            let ready = workers.map { (id: $0.id, port: $0.port) }
             update(tenant) { $0.activationSucceeded(ready, now: $1) }
         case .failure(let error):
-            let refusal = Self.refusal(for: error)
+            let refusal = ActivationRefusal(error)
             update(tenant) { $0.activationFailed(refusal, now: $1) }
         }
     }
@@ -245,7 +240,7 @@ public final class Dispatcher: RequestDispatcher {
             var reports: [WorkerActivity] = []
             for name in state.tenants.keys {
                 for (id, inFlight) in state.tenants[name]!.takeActivity() {
-                    reports.append(WorkerActivity(worker: id.description, inFlight: inFlight))
+                    reports.append(WorkerActivity(worker: id, inFlight: inFlight))
                 }
             }
             return reports

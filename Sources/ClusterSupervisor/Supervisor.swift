@@ -445,8 +445,8 @@ public actor Supervisor: Service {
     /// "3 tenants, 2 workers ready, 0 failed": systemd's STATUS=.
     private func statusLine() -> String {
         let status = machine.status(now: Instant.now())
-        let ready = status.tenants.reduce(0) { $0 + $1.workers.count { $0.state == "ready" } }
-        let failed = status.tenants.count { $0.state == "failed" }
+        let ready = status.tenants.reduce(0) { $0 + $1.workers.count { $0.state == .ready } }
+        let failed = status.tenants.count { $0.state == .failed }
         return "\(status.tenants.count) tenants, \(ready) workers ready, \(failed) failed"
     }
 

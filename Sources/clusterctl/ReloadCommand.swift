@@ -14,8 +14,8 @@ struct ReloadCommand: ParsableCommand {
     @ParentCommand var clusterctl: Clusterctl
 
     func run() throws {
-        let result = try clusterctl.perform("reload")
-        let reply = try clusterctl.decode(result, as: ReloadReply.self, op: "reload")
+        let result = try clusterctl.perform(.reload)
+        let reply = try clusterctl.decode(result, as: ReloadReply.self, op: .reload)
         print("reloaded: \(reply.tenants == 1 ? "1 tenant" : "\(reply.tenants) tenants")")
     }
 }

@@ -27,10 +27,11 @@ struct ScaleCommand: ParsableCommand {
 
     func run() throws {
         let scales = try ScaleArgument.parse(assignments)
-        var tenants: [String: JSONValue] = [:]
-        for scale in scales { tenants[scale.tenant] = .number(Double(scale.count)) }
-        let result = try clusterctl.perform("scale", ["tenants": .object(tenants)])
-        let reply = try clusterctl.decode(result, as: ScaleReply.self, op: "scale")
+        let operation = ControlOperation.scale(
+            Dictionary(uniqueKeysWithValues: scales.map { ($0.tenant, $0.count) })
+        )
+        let result = try clusterctl.perform(operation)
+        let reply = try clusterctl.decode(result, as: ScaleReply.self, op: operation)
         for scale in scales {
             if let count = reply.scales[scale.tenant] {
                 print("\(scale.tenant)=\(count)")

@@ -26,8 +26,9 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try clusterctl.perform("status", tenant.map { ["tenant": .string($0)] } ?? [:])
-        let snapshot = try clusterctl.decode(result, as: ClusterSnapshot.self, op: "status")
+        let operation = ControlOperation.status(tenant: tenant)
+        let result = try clusterctl.perform(operation)
+        let snapshot = try clusterctl.decode(result, as: ClusterSnapshot.self, op: operation)
         if json {
             // The snapshot as received (checked above to be one), laid out as JSONEncoder would: decoding it and
             // encoding it again would only take longer.

@@ -1,10 +1,12 @@
 import ArgumentParser
+import ClusterControl
 
 /// `clusterctl start|stop|restart|drain TENANT`: one request naming a tenant, answered `{}`.
 protocol TenantCommand: ParsableCommand {
     var clusterctl: Clusterctl { get }
     var tenant: String { get }
-    static var operation: String { get }
+    /// The request for `tenant`.
+    static func operation(_ tenant: String) -> ControlOperation
     /// Printed on success, after `TENANT: `.
     static var done: String { get }
 }
@@ -15,7 +17,7 @@ extension TenantCommand {
     }
 
     func run() throws {
-        try clusterctl.perform(Self.operation, ["tenant": .string(tenant)])
+        try clusterctl.perform(Self.operation(tenant))
         print("\(tenant): \(Self.done)")
     }
 }
@@ -25,7 +27,7 @@ struct StartCommand: TenantCommand {
         commandName: "start",
         abstract: "Clear a tenant's stopped or failed state and start one worker now."
     )
-    static let operation = "start"
+    static func operation(_ tenant: String) -> ControlOperation { .start(tenant: tenant) }
     static let done = "starting"
     @ParentCommand var clusterctl: Clusterctl
     @Argument(help: "The tenant.") var tenant: String
@@ -36,7 +38,7 @@ struct StopCommand: TenantCommand {
         commandName: "stop",
         abstract: "Stop a tenant's workers now (SIGTERM) and refuse its activations until `clusterctl start`."
     )
-    static let operation = "stop"
+    static func operation(_ tenant: String) -> ControlOperation { .stop(tenant: tenant) }
     static let done = "stopping"
     @ParentCommand var clusterctl: Clusterctl
     @Argument(help: "The tenant.") var tenant: String
@@ -47,7 +49,7 @@ struct RestartCommand: TenantCommand {
         commandName: "restart",
         abstract: "Roll a tenant's workers: each new worker is ready before an old one drains."
     )
-    static let operation = "restart"
+    static func operation(_ tenant: String) -> ControlOperation { .restart(tenant: tenant) }
     static let done = "restarting (rolling)"
     @ParentCommand var clusterctl: Clusterctl
     @Argument(help: "The tenant.") var tenant: String
@@ -58,7 +60,7 @@ struct DrainCommand: TenantCommand {
         commandName: "drain",
         abstract: "Let a tenant's workers finish their requests, then stop them; the tenant is on-demand again."
     )
-    static let operation = "drain"
+    static func operation(_ tenant: String) -> ControlOperation { .drain(tenant: tenant) }
     static let done = "draining"
     @ParentCommand var clusterctl: Clusterctl
     @Argument(help: "The tenant.") var tenant: String

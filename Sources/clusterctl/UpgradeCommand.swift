@@ -19,17 +19,17 @@ struct UpgradeCommand: ParsableCommand {
     func run() throws {
         let before: HelloReply
         do {
-            let connection = try ControlConnection(
+            let connection = try ControlClient(
                 socketPath: clusterctl.socketPath,
                 timeout: clusterctl.timeoutDuration
             )
             before = try connection.hello()
             // Success replaces the process: the connection closes without a reply. A reply is a refusal.
-            if case .failure(let error) = try? connection.request("upgrade") {
+            if case .failure(let error) = try? connection.request(.upgrade) {
                 StandardError.report(error.message, details: error.details ?? [])
                 throw ExitCode.operationFailed
             }
-        } catch let unreachable as Unreachable {
+        } catch let unreachable as ControlUnreachable {
             StandardError.report(unreachable.description)
             throw ExitCode.unreachable
         }
@@ -52,7 +52,7 @@ struct UpgradeCommand: ParsableCommand {
         var lastError = "no answer"
         while ContinuousClock.now < deadline {
             do {
-                let connection = try ControlConnection(socketPath: clusterctl.socketPath, timeout: .seconds(2))
+                let connection = try ControlClient(socketPath: clusterctl.socketPath, timeout: .seconds(2))
                 return try connection.hello()
             } catch {
                 lastError = error.description

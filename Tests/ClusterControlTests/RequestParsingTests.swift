@@ -99,33 +99,41 @@ struct RequestParsingTests {
         }
     }
 
-    @Test("a request encoded by ControlRequestLine parses back to the same request")
+    @Test("a request as clients encode it parses back to the same request")
     func clientEncodingRoundTrip() throws {
-        let requests: [(String, [String: JSONValue], ControlOperation)] = [
-            (
-                "hello", ["versions": .array([.number(1)]), "client": .string("router")],
-                .hello(versions: [1], client: "router")
-            ),
-            ("status", ["tenant": .string("acme")], .status(tenant: "acme")),
-            ("scale", ["tenants": .object(["acme": .number(3)])], .scale(["acme": 3])),
-            (
-                "activate", ["tenant": .string("acme"), "additional": .bool(true)],
-                .activate(tenant: "acme", additional: true)
-            ),
-            (
-                "activity",
-                ["workers": .array([.object(["worker": .string("acme#1"), "in_flight": .number(5)])])],
-                .activity([WorkerActivity(worker: "acme#1", inFlight: 5)])
-            ),
-            ("subscribe", [:], .subscribe),
+        let operations: [ControlOperation] = [
+            .hello(versions: [1], client: "router"), .hello(versions: [1, 2], client: nil), .status(tenant: "acme"),
+            .status(tenant: nil), .scale(["acme": 3, "beta": 0]), .start(tenant: "acme"), .stop(tenant: "acme"),
+            .restart(tenant: "acme"), .drain(tenant: "acme"), .reload, .upgrade,
+            .activate(tenant: "acme", additional: true), .activate(tenant: "acme", additional: false),
+            .activity([WorkerActivity(worker: "acme#1", inFlight: 5), WorkerActivity(worker: "b#2", inFlight: 0)]),
+            .subscribe,
         ]
-        for (index, (op, parameters, operation)) in requests.enumerated() {
+        for (index, operation) in operations.enumerated() {
             let id: RequestID = index.isMultiple(of: 2) ? .number(index) : .string("r\(index)")
-            let line = ControlRequestLine.encode(id: id, op: op, parameters)
+            let line = ControlCodec.request(ControlRequest(id: id, operation: operation))
             #expect(line.last == UInt8(ascii: "\n"))
             #expect(line.dropLast().contains(UInt8(ascii: "\n")) == false)
             let request = try ControlCodec.parseRequest(line.dropLast()).get()
             #expect(request == ControlRequest(id: id, operation: operation))
         }
+    }
+
+    @Test("requests on the wire: the documented keys, sorted, as version 1 has always sent them")
+    func clientEncodingBytes() {
+        func text(_ operation: ControlOperation) -> String {
+            String(decoding: ControlCodec.request(ControlRequest(id: .number(7), operation: operation)), as: UTF8.self)
+        }
+        #expect(text(.hello(versions: [1], client: "clusterctl")) == #"{"client":"clusterctl","id":7,"op":"hello","versions":[1]}"# + "\n")
+        #expect(text(.status(tenant: "acme")) == #"{"id":7,"op":"status","tenant":"acme"}"# + "\n")
+        #expect(text(.scale(["b": 1, "a": 4])) == #"{"id":7,"op":"scale","tenants":{"a":4,"b":1}}"# + "\n")
+        #expect(
+            text(.activate(tenant: "acme", additional: true))
+                == #"{"additional":true,"id":7,"op":"activate","tenant":"acme"}"# + "\n"
+        )
+        #expect(
+            text(.activity([WorkerActivity(worker: "acme#1", inFlight: 2)]))
+                == #"{"id":7,"op":"activity","workers":[{"in_flight":2,"worker":"acme#1"}]}"# + "\n"
+        )
     }
 }

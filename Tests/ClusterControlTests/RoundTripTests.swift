@@ -6,7 +6,7 @@ import Testing
 @Suite("Replies and events round trip")
 struct RoundTripTests {
     /// Encodes `result` as the reply to `id`, reads the line as a client and decodes the result as `T`.
-    func roundTrip<T: Codable & Equatable>(_ result: T, id: RequestID = .number(7)) throws -> T {
+    func roundTrip<T: Codable & Equatable & JSONTextWritable>(_ result: T, id: RequestID = .number(7)) throws -> T {
         let line = ControlCodec.reply(id: id, result)
         #expect(line.last == UInt8(ascii: "\n"))
         #expect(!line.dropLast().contains(UInt8(ascii: "\n")), "one line: \(line.text)")

@@ -64,7 +64,7 @@ struct StatusTableTests {
         starting.status = "loading\nline two\twith a tab " + String(repeating: "very long ", count: 20)
         snapshot.tenants[2].workers = [starting]
         snapshot.tenants[2].name = "delta"
-        snapshot.tenants[2].state = "starting"
+        snapshot.tenants[2].state = .starting
         let lines = StatusTable(snapshot).lines
         let line = try #require(lines.first { $0.hasPrefix("  delta#1") })
         #expect(

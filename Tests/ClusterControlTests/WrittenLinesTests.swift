@@ -33,7 +33,7 @@ struct WrittenLinesTests {
         tenants: [
             TenantSnapshot(
                 name: "acme",
-                state: "failed",
+                state: .failed,
                 hosts: ["acme.example.test", "www.acme.com", text],
                 scale: 3,
                 floor: 3,
@@ -49,7 +49,7 @@ struct WrittenLinesTests {
                         id: "acme#1",
                         pid: .max,
                         port: 65535,
-                        state: "draining",
+                        state: .draining,
                         stopReason: "replaced",
                         inFlight: 3,
                         uptimeMilliseconds: 9_007_199_254_740_991,
@@ -60,7 +60,7 @@ struct WrittenLinesTests {
                         id: "acme#2",
                         pid: nil,
                         port: 0,
-                        state: "starting",
+                        state: .starting,
                         stopReason: nil,
                         inFlight: 0,
                         uptimeMilliseconds: nil,

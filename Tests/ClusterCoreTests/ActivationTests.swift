@@ -33,7 +33,7 @@ struct ActivationTests {
         #expect(launch.workingDirectory == "/srv/acme")
         #expect(launch.readiness == .listenFDs)
         #expect(shell.answers(for: activation).isEmpty)
-        #expect(shell.state(of: .acme(1))?.name == "starting")
+        #expect(shell.state(of: .acme(1))?.name == .starting)
 
         shell.reportLaunched(.acme(1), pid: 4242)
         #expect(

@@ -284,7 +284,7 @@ struct BackoffAndCrashLoopTests {
             shell.published().last
                 == .tenantFailed("acme", reason: "exited with status 1", retryAfter: .milliseconds(1600))
         )
-        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == "failed")
+        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == .failed)
         #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.retryIn == .milliseconds(1600))
 
         shell.moveClock(by: .milliseconds(600))
@@ -304,7 +304,7 @@ struct BackoffAndCrashLoopTests {
 
         shell.advance(to: failedAt + .milliseconds(1600))
         #expect(shell.lastActions == [.publish(.tenantRecovered("acme"))])
-        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == "idle")
+        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == .idle)
 
         let accepted = shell.activate("acme")
         #expect(shell.launchedWorkers().count == 1)

@@ -34,7 +34,7 @@ struct HostCapTests {
         #expect(shell.lastActions == [.publish(.workerDraining(.acme(1), reason: .evicted)), .terminate(.acme(1))])
         #expect(shell.launchedWorkers().isEmpty)
         #expect(shell.answers(for: activation).isEmpty)
-        #expect(shell.machine.status(ofTenant: "gamma", now: shell.now)?.state == "starting")
+        #expect(shell.machine.status(ofTenant: "gamma", now: shell.now)?.state == .starting)
 
         // Only once the evicted worker is gone is there room.
         shell.moveClock(by: .milliseconds(50))
@@ -185,7 +185,7 @@ struct HostCapTests {
         shell.activate("acme")
         shell.activate("gamma")
         #expect(shell.lastActions.isEmpty)
-        #expect(shell.state(of: .acme(1))?.name == "starting")
+        #expect(shell.state(of: .acme(1))?.name == .starting)
     }
 
     @Test("the cap counts workers that are still leaving")

@@ -51,7 +51,7 @@ struct IdleOutTests {
         #expect(shell.lastActions == [.publish(.workerGone(worker, exit: .signaled(9), reason: .idle))])
         #expect(shell.pool("acme")?.restarts.consecutiveFailures == 0)
         #expect(shell.machine.workerCount == 0)
-        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == "idle")
+        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == .idle)
     }
 
     @Test("a worker that exits on SIGTERM is gone without SIGKILL, and not restarted")

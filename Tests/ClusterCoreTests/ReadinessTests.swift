@@ -8,7 +8,7 @@ struct ReadinessTests {
     func listenFDsReadyAtLaunch() throws {
         var shell = SimulatedShell(.fixture(.fixture("acme", readiness: .listenFDs)), reportsLaunches: false)
         let activation = shell.activate("acme")
-        #expect(shell.state(of: .acme(1))?.name == "starting")
+        #expect(shell.state(of: .acme(1))?.name == .starting)
 
         shell.reportLaunched(.acme(1), pid: 7)
         let port = try #require(shell.launches[.acme(1)]?.port)
@@ -25,12 +25,12 @@ struct ReadinessTests {
     func notifyReadyAtReady() throws {
         var shell = SimulatedShell(.fixture(.fixture("acme", readiness: .notify)))
         let activation = shell.activate("acme")
-        #expect(shell.state(of: .acme(1))?.name == "starting")
+        #expect(shell.state(of: .acme(1))?.name == .starting)
 
         shell.notify(.acme(1), "STATUS=loading")
         shell.notify(.acme(1), "READY=0")
         shell.notify(.acme(1), "WATCHDOG=1")
-        #expect(shell.state(of: .acme(1))?.name == "starting")
+        #expect(shell.state(of: .acme(1))?.name == .starting)
         #expect(shell.answers(for: activation).isEmpty)
 
         shell.moveClock(by: .milliseconds(1500))
@@ -50,7 +50,7 @@ struct ReadinessTests {
     func tcpReadyAtProbe() {
         var shell = SimulatedShell(.fixture(.fixture("acme", readiness: .tcp)))
         let activation = shell.activate("acme")
-        #expect(shell.state(of: .acme(1))?.name == "starting")
+        #expect(shell.state(of: .acme(1))?.name == .starting)
         #expect(shell.answers(for: activation).isEmpty)
 
         shell.reportReady(.acme(1))
@@ -66,7 +66,7 @@ struct ReadinessTests {
         var shell = SimulatedShell(.fixture(.fixture("acme", readiness: readiness)))
         let activation = shell.activate("acme")
         shell.notify(.acme(1), "READY=1")
-        #expect(shell.state(of: .acme(1))?.name == "starting")
+        #expect(shell.state(of: .acme(1))?.name == .starting)
         #expect(shell.answers(for: activation).isEmpty)
         #expect(shell.lastActions.isEmpty)
     }

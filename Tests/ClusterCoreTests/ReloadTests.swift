@@ -131,7 +131,7 @@ struct ReloadTests {
         #expect(actions.drained == [.acme(1): .stopped, .acme(2): .stopped])
         #expect(actions.terminated == [.acme(1)])  // acme#2 finishes its request first
         #expect(shell.answers(for: betaWaiter).isEmpty)
-        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == "removed")
+        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == .removed)
 
         let refused = shell.activate("acme")
         #expect(shell.answers(for: refused) == [.failed(.unknownTenant("acme"))])
@@ -194,7 +194,7 @@ struct ReloadTests {
         _ = try shell.readyWorker(of: "acme")
         shell.activity(.acme(1), inFlight: 1)
         shell.reload(.fixture(.fixture("beta")))
-        #expect(shell.state(of: .acme(1))?.name == "draining")
+        #expect(shell.state(of: .acme(1))?.name == .draining)
         shell.reload(.fixture(.fixture("acme"), .fixture("beta")))
         let activation = shell.activate("acme")
         #expect(shell.launchedWorkers() == [.acme(2)])

@@ -29,7 +29,7 @@ struct ScaleAndCommandTests {
         #expect(status.scale == count)
         #expect(status.floor == count)
         #expect(status.maxWorkers == max(1, count))
-        #expect(status.workers.allSatisfy { $0.state == "ready" })
+        #expect(status.workers.allSatisfy { $0.state == .ready })
     }
 
     @Test("scale spreads activations: every ready worker is offered")
@@ -170,7 +170,7 @@ struct ScaleAndCommandTests {
         let actions = try shell.stop("acme").get()
         #expect(actions.drained == [.acme(1): .stopped, .acme(2): .stopped])
         #expect(Set(actions.terminated) == [.acme(1), .acme(2)])
-        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == "stopped")
+        #expect(shell.machine.status(ofTenant: "acme", now: shell.now)?.state == .stopped)
 
         let refused = shell.activate("acme")
         #expect(shell.answers(for: refused) == [.failed(.tenantStopped)])

@@ -7,19 +7,19 @@ struct StatusTests {
     @Test("a tenant's state follows its workers and mode")
     func tenantStates() throws {
         var shell = SimulatedShell(.fixture(.fixture("acme", readiness: .notify), .fixture("beta")))
-        func state(_ tenant: String) -> String? { shell.machine.status(ofTenant: tenant, now: shell.now)?.state }
+        func state(_ tenant: String) -> TenantStatus.State? { shell.machine.status(ofTenant: tenant, now: shell.now)?.state }
 
-        #expect(state("acme") == "idle")
+        #expect(state("acme") == .idle)
         shell.activate("acme")
-        #expect(state("acme") == "starting")
+        #expect(state("acme") == .starting)
         shell.notify(.acme(1), "READY=1")
-        #expect(state("acme") == "running")
+        #expect(state("acme") == .running)
         _ = try shell.stop("acme").get()
-        #expect(state("acme") == "stopped")
+        #expect(state("acme") == .stopped)
         _ = try shell.start("acme").get()
-        #expect(state("acme") == "starting")
+        #expect(state("acme") == .starting)
         shell.reload(.fixture(.fixture("beta")))
-        #expect(state("acme") == "removed")
+        #expect(state("acme") == .removed)
         #expect(state("ghost") == nil)
     }
 
@@ -38,11 +38,11 @@ struct StatusTests {
         let first = status.workers[0]
         #expect(first.pid == shell.pids[.acme(1)])
         #expect(first.port == shell.launches[.acme(1)]?.port)
-        #expect(first.state == "stopping")
+        #expect(first.state == .stopping)
         #expect(first.stopReason == .drained)
         #expect(first.uptime == .seconds(15))
         let second = status.workers[1]
-        #expect(second.state == "draining")
+        #expect(second.state == .draining)
         #expect(second.inFlight == 4)
         #expect(second.uptime == .seconds(5))
         #expect(second.idleIn == nil)
@@ -78,7 +78,7 @@ struct StatusTests {
             }
         }
         status = try #require(shell.machine.status(ofTenant: "acme", now: shell.now))
-        #expect(status.state == "failed")
+        #expect(status.state == .failed)
         #expect(status.lastError == "exited with status 3 before becoming ready")
         #expect(status.retryIn == .milliseconds(1600))
         #expect(status.waiting == 0)

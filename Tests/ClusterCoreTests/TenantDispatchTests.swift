@@ -167,20 +167,21 @@ struct TenantDispatchActivationTests {
     @Test(
         "a failed activation refuses every waiting request with its reason when no worker is ready",
         arguments: [
-            TenantDispatch.Refusal.startFailed("worker exited with status 1 before it was ready"),
+            ActivationRefusal.startFailed("worker exited with status 1 before it was ready"),
             .startTimedOut("no worker was ready within 30s"),
             .tenantStopped("the tenant is stopped"),
             .unknownTenant("no tenant \"acme\""),
             .unavailable("too many activations waiting"),
         ]
     )
-    func activationFailedRefusesWaiting(refusal: TenantDispatch.Refusal) {
+    func activationFailedRefusesWaiting(refusal: ActivationRefusal) {
         var dispatch = TenantDispatch.fixture()
         for ticket in UInt64(1)...3 { _ = dispatch.requestArrived(ticket: ticket, cookie: nil, now: t0) }
 
         #expect(
             dispatch.activationFailed(refusal, now: t0 + .seconds(1)) == [
-                .refuse(ticket: 1, refusal), .refuse(ticket: 2, refusal), .refuse(ticket: 3, refusal),
+                .refuse(ticket: 1, .activationFailed(refusal)), .refuse(ticket: 2, .activationFailed(refusal)),
+                .refuse(ticket: 3, .activationFailed(refusal)),
             ]
         )
         #expect(dispatch.waitingCount == 0)
@@ -225,7 +226,7 @@ struct TenantDispatchActivationTests {
 
 @Suite("Tenant dispatch: a failed (crash-looping) tenant")
 struct TenantDispatchFailedTenantTests {
-    static let crashLoop = TenantDispatch.Refusal.tenantFailed("crash loop: exit 1", retryAfter: .seconds(30))
+    static let crashLoop = ActivationRefusal.tenantFailed("crash loop: exit 1", retryAfter: .seconds(30))
 
     @Test("tenantFailed refuses the waiting, then refuses at once without asking until retryAfter has passed")
     func refusedUntilRetryAfter() {
@@ -235,7 +236,7 @@ struct TenantDispatchFailedTenantTests {
 
         #expect(
             dispatch.activationFailed(Self.crashLoop, now: t0 + .seconds(1)) == [
-                .refuse(ticket: 1, Self.crashLoop), .refuse(ticket: 2, Self.crashLoop),
+                .refuse(ticket: 1, .activationFailed(Self.crashLoop)), .refuse(ticket: 2, .activationFailed(Self.crashLoop)),
             ]
         )
         #expect(
@@ -1014,7 +1015,7 @@ private struct DispatchChaos {
             pending = false
             try event("activation answered \(clusterReady)") { $0.activationSucceeded(ready, now: $1) }
         } else {
-            let refusals: [TenantDispatch.Refusal] = [
+            let refusals: [ActivationRefusal] = [
                 .startFailed("exit 1"), .startTimedOut("no READY"), .tenantStopped("stopped"), .unavailable("busy"),
                 .unknownTenant("removed"),
                 .tenantFailed("crash loop", retryAfter: .milliseconds(Int.random(in: 500...8000, using: &rng))),

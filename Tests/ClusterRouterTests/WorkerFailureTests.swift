@@ -150,7 +150,7 @@ struct WorkerFailureTests {
             #expect(await eventually { app.dispatcher.waitingCount(tenant: "app") == 1 })
             #expect(app.activations == [])
             for serial in 1...3 {
-                var draining = ControlEvent(event: .workerDraining, tenant: "app", worker: "app#\(serial)")
+                var draining = ControlEvent(event: .workerDraining, tenant: "app", worker: WorkerID(tenant: "app", serial: serial))
                 draining.reason = "scaled down"
                 app.dispatcher.apply(draining)
             }

@@ -16,12 +16,12 @@ extension SupervisorIntegrationTests {
             #expect(json.status == 0)
             let snapshot = try JSONDecoder().decode(ClusterSnapshot.self, from: Data(json.output.utf8))
             let worker = try #require(snapshot.tenant("acme").workers.first)
-            #expect(worker.state == "ready")
+            #expect(worker.state == .ready)
             #expect(HTTPGet.get(port: worker.port)?.body == "hello from acme\n")
 
             #expect(try Self.clusterctl(socket + ["scale", "acme=3"]).status == 0)
             try await eventually("3 ready workers") {
-                try clusterd.snapshot().tenant("acme").workers.filter { $0.state == "ready" }.count == 3
+                try clusterd.snapshot().tenant("acme").workers.filter { $0.state == .ready }.count == 3
             }
             let table = try Self.clusterctl(socket + ["status"])
             #expect(table.status == 0)

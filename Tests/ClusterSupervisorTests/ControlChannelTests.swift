@@ -24,22 +24,22 @@ extension SupervisorIntegrationTests {
         func startAndScale() async throws {
             let clusterd = try ClusterdProcess(tenants: Self.demoTenants)
             let client = try clusterd.client()
-            #expect(client.request("start", ["tenant": .string("acme")]).isSuccess)
+            #expect(client.request(.start(tenant: "acme")).isSuccess)
             let started = try clusterd.snapshot(client)
             let acme = try #require(started.tenants.first { $0.name == "acme" })
             #expect(acme.hosts == ["www.acme.test"])
             let worker = try #require(acme.workers.first)
-            #expect(worker.state == "ready")
+            #expect(worker.state == .ready)
             #expect(HTTPGet.get(port: worker.port)?.body == "hello from acme\n")
 
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(3)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 3])).isSuccess)
             try await eventually("3 ready workers") {
-                try clusterd.snapshot(client).tenant("acme").workers.filter { $0.state == "ready" }.count == 3
+                try clusterd.snapshot(client).tenant("acme").workers.filter { $0.state == .ready }.count == 3
             }
             for worker in try clusterd.snapshot(client).tenant("acme").workers {
                 #expect(HTTPGet.get(port: worker.port)?.status == 200)
             }
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(0)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 0])).isSuccess)
             try await eventually("no worker left") { try clusterd.snapshot(client).tenant("acme").workers.isEmpty }
             #expect(clusterd.stop() == 0)
         }
@@ -48,30 +48,30 @@ extension SupervisorIntegrationTests {
         func errorReplies() throws {
             let clusterd = try ClusterdProcess(tenants: Self.demoTenants)
             let client = try clusterd.client()
-            #expect(client.request("start", ["tenant": .string("nope")]).errorCode == .unknownTenant)
+            #expect(client.request(.start(tenant: "nope")).errorCode == .unknownTenant)
             #expect(
-                client.request("scale", ["tenants": .object(["acme": .number(2), "nope": .number(1)])]).errorCode
+                client.request(.scale(["acme": 2, "nope": 1])).errorCode
                     == .unknownTenant
             )
             #expect(try clusterd.snapshot(client).tenant("acme").scale == nil, "a rejected scale applies to no tenant")
-            #expect(client.request("frobnicate").errorCode == .unknownOperation)
-            #expect(client.request("scale", ["tenants": .string("x")]).errorCode == .badRequest)
+            #expect(client.request(raw: "frobnicate").errorCode == .unknownOperation)
+            #expect(client.request(raw: "scale", ["tenants": .string("x")]).errorCode == .badRequest)
             client.send(Array("{not json\n".utf8))
             if case .reply(nil, .failure(let error))? = client.readIncoming() {
                 #expect(error.code == .malformed)
             } else {
                 Issue.record("malformed line should get an id-less error reply")
             }
-            #expect(client.request("status").isSuccess)
+            #expect(client.request(.status(tenant: nil)).isSuccess)
         }
 
         @Test("requests before hello are refused; an oversized line is answered and the connection closed")
         func helloAndLineLimits() throws {
             let clusterd = try ClusterdProcess(tenants: Self.demoTenants)
             let early = try #require(ControlTestClient(path: clusterd.socketPath))
-            #expect(early.request("status").errorCode == .helloRequired)
+            #expect(early.request(raw: "status").errorCode == .helloRequired)
             let old = try #require(ControlTestClient(path: clusterd.socketPath))
-            #expect(old.request("hello", ["versions": .array([.number(0)])]).errorCode == .unsupportedVersion)
+            #expect(old.request(raw: "hello", ["versions": .array([.number(0)])]).errorCode == .unsupportedVersion)
             #expect(old.readLine() == nil, "closed after an unsupported version")
 
             let huge = try clusterd.client()
@@ -123,7 +123,7 @@ extension SupervisorIntegrationTests {
                 }
             }
             let client = try clusterd.client()
-            #expect(client.request("status").isSuccess)
+            #expect(client.request(.status(tenant: nil)).isSuccess)
             #expect(clusterd.process.isRunning)
             #expect(!clusterd.log().contains("Fatal error"))
         }
@@ -132,9 +132,9 @@ extension SupervisorIntegrationTests {
         func reload() async throws {
             let clusterd = try ClusterdProcess(tenants: Self.demoTenants)
             let client = try clusterd.client()
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(2), "beta": .number(1)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 2, "beta": 1])).isSuccess)
             try await eventually("3 ready workers") {
-                try clusterd.snapshot(client).tenants.flatMap(\.workers).filter { $0.state == "ready" }.count == 3
+                try clusterd.snapshot(client).tenants.flatMap(\.workers).filter { $0.state == .ready }.count == 3
             }
             let before = try clusterd.snapshot(client)
             let config = try String(contentsOfFile: clusterd.configPath, encoding: .utf8)
@@ -143,17 +143,17 @@ extension SupervisorIntegrationTests {
             try clusterd.rewrite(
                 config.replacingOccurrences(of: "[tenant.beta]", with: "[tenant.beta]\nenv = { CHANGED = \"1\" }")
             )
-            #expect(client.request("reload").isSuccess)
+            #expect(client.request(.reload).isSuccess)
             try await eventually("beta rolled to a new worker") {
                 let beta = try clusterd.snapshot(client).tenant("beta").workers
-                return beta.count == 1 && beta[0].state == "ready" && beta[0].id != before.tenant("beta").workers[0].id
+                return beta.count == 1 && beta[0].state == .ready && beta[0].id != before.tenant("beta").workers[0].id
             }
             let after = try clusterd.snapshot(client)
             #expect(after.tenant("acme").workers.map(\.pid) == before.tenant("acme").workers.map(\.pid))
             #expect(after.tenant("acme").scale == 2, "a scale set by clusterctl stays")
 
             try clusterd.rewrite(config + "\n[tenant.broken]\nmax_workers = \"x\"\nbogus = 1\n")
-            guard case .failure(let error)? = client.request("reload") else {
+            guard case .failure(let error)? = client.request(.reload) else {
                 Issue.record("a broken file must be refused")
                 return
             }
@@ -169,7 +169,7 @@ extension SupervisorIntegrationTests {
         func scaleSurvivesRestart() async throws {
             let first = try ClusterdProcess(tenants: Self.demoTenants)
             let client = try first.client()
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(2)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 2])).isSuccess)
             #expect(first.stop() == 0)
             let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
             let process = try Spawned(
@@ -183,11 +183,11 @@ extension SupervisorIntegrationTests {
             }
             try await eventually("the scale to be restored") {
                 guard let client = ControlTestClient(path: first.socketPath), client.hello(),
-                    case .success(let value)? = client.request("status"),
+                    case .success(let value)? = client.request(.status(tenant: nil)),
                     let snapshot = try? value.decode(as: ClusterSnapshot.self)
                 else { return false }
                 let acme = snapshot.tenant("acme")
-                return acme.scale == 2 && acme.workers.filter { $0.state == "ready" }.count == 2
+                return acme.scale == 2 && acme.workers.filter { $0.state == .ready }.count == 2
             }
         }
 
@@ -255,7 +255,7 @@ extension SupervisorIntegrationTests {
         func subscribersAgree() async throws {
             let clusterd = try ClusterdProcess(tenants: Self.demoTenants)
             let early = try clusterd.client()
-            guard case .success(let reply)? = early.request("subscribe") else {
+            guard case .success(let reply)? = early.request(.subscribe) else {
                 Issue.record("subscribe failed")
                 return
             }
@@ -264,13 +264,13 @@ extension SupervisorIntegrationTests {
 
             let operator_ = try clusterd.client()
             #expect(
-                operator_.request("scale", ["tenants": .object(["acme": .number(2), "beta": .number(1)])]).isSuccess
+                operator_.request(.scale(["acme": 2, "beta": 1])).isSuccess
             )
             while earlyView.ready.count < 3, let line = early.readIncoming() {
                 if case .event(let event) = line { earlyView.apply(event) }
             }
             let late = try clusterd.client()
-            guard case .success(let lateReply)? = late.request("subscribe") else {
+            guard case .success(let lateReply)? = late.request(.subscribe) else {
                 Issue.record("subscribe failed")
                 return
             }
@@ -305,13 +305,13 @@ extension SupervisorIntegrationTests {
             }
             for _ in 0..<100 {
                 for tenant in ["a", "b", "c", "d", "e"] {
-                    guard case .success? = client.request("start", ["tenant": .string(tenant)]) else {
+                    guard case .success? = client.request(.start(tenant: tenant)) else {
                         Issue.record("start failed")
                         return
                     }
                 }
                 for tenant in ["a", "b", "c", "d", "e"] {
-                    _ = client.request("stop", ["tenant": .string(tenant)])
+                    _ = client.request(.stop(tenant: tenant))
                 }
             }
             let deadline = ContinuousClock.now + .seconds(10)
@@ -346,7 +346,7 @@ struct RouterView {
     init(_ snapshot: ClusterSnapshot) {
         for tenant in snapshot.tenants {
             hosts[tenant.name] = tenant.hosts
-            for worker in tenant.workers where worker.state == "ready" {
+            for worker in tenant.workers where worker.state == .ready {
                 ready.insert(WorkerEndpoint(id: worker.id, port: worker.port))
             }
         }

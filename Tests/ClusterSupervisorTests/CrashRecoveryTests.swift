@@ -12,7 +12,7 @@ extension SupervisorIntegrationTests {
             let clusterd = try ClusterdProcess(tenants: Upgrade.tenants, router: true)
             let port = try #require(clusterd.routerPort)
             let client = try clusterd.client()
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(2)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 2])).isSuccess)
             try Upgrade.waitForReady(clusterd, count: 2)
             let before = try clusterd.snapshot().tenant("acme").workers.map(\.pid)
             let first = try #require(HTTPGet.get(port: port, path: "/count", host: "acme.example.test"))
@@ -55,7 +55,7 @@ extension SupervisorIntegrationTests {
                 routerArguments: ["--listen", "127.0.0.1:\(port)"]
             )
             let client = try clusterd.client()
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(2)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 2])).isSuccess)
             try Upgrade.waitForReady(clusterd, count: 2)
             try awaitRouterServing(port: port)
             let before = try clusterd.snapshot().tenant("acme").workers.map(\.pid)
@@ -101,7 +101,7 @@ extension SupervisorIntegrationTests {
         func workerGoneMeanwhile() throws {
             let clusterd = try ClusterdProcess(tenants: Upgrade.tenants)
             let client = try clusterd.client()
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(2)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 2])).isSuccess)
             try Upgrade.waitForReady(clusterd, count: 2)
             let before = try clusterd.snapshot().tenant("acme").workers.map(\.pid)
             clusterd.crash()
@@ -120,7 +120,7 @@ extension SupervisorIntegrationTests {
         func cleanStopForgets() throws {
             let clusterd = try ClusterdProcess(tenants: Upgrade.tenants)
             let client = try clusterd.client()
-            #expect(client.request("start", ["tenant": .string("acme")]).isSuccess)
+            #expect(client.request(.start(tenant: "acme")).isSuccess)
             #expect(clusterd.stop() == 0)
             #expect(access(clusterd.directory + "/state/runtime.json", F_OK) != 0)
             try clusterd.startAgain()

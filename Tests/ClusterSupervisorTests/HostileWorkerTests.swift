@@ -93,7 +93,7 @@ extension SupervisorIntegrationTests {
             #expect(Self.timedGet(port: port, tenant: "ignoreterm", timeoutSeconds: 10).response?.status == 200)
             let deaf = try #require(try clusterd.snapshot().tenant("ignoreterm").workers.first?.pid)
             let client = try clusterd.client()
-            #expect(client.request("stop", ["tenant": .string("ignoreterm")]).isSuccess)
+            #expect(client.request(.stop(tenant: "ignoreterm")).isSuccess)
             try await eventually("the SIGTERM-deaf worker is killed", timeout: .seconds(10)) {
                 !ProcessTable.isAlive(deaf)
             }

@@ -46,7 +46,7 @@ extension SupervisorIntegrationTests {
             #expect(HTTPGet.get(port: port, host: "t5000.example.test")?.body == "hello from t5000\n")
             let after = try clusterd.snapshot()
             #expect(after.tenants.count == Self.tenantCount)
-            #expect(after.tenants.first { $0.name == "t9999" }?.workers.first?.state == "ready")
+            #expect(after.tenants.first { $0.name == "t9999" }?.workers.first?.state == .ready)
         }
     }
 }

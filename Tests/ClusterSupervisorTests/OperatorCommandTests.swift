@@ -27,7 +27,7 @@ extension SupervisorIntegrationTests {
             #expect(Self.whoami(port: old.port)?.pid == oldPID, "the snapshot's pid is the process serving the port")
 
             let subscriber = try clusterd.client()
-            guard case .success? = subscriber.request("subscribe") else {
+            guard case .success? = subscriber.request(.subscribe) else {
                 Issue.record("subscribe failed")
                 return
             }
@@ -41,7 +41,7 @@ extension SupervisorIntegrationTests {
                 timeout: .seconds(30)
             ) {
                 let workers = try clusterd.snapshot().tenant("acme").workers
-                return workers.contains { $0.state == "ready" && $0.pid != nil && $0.pid != oldPID }
+                return workers.contains { $0.state == .ready && $0.pid != nil && $0.pid != oldPID }
                     && !workers.contains { $0.pid == oldPID }
                     && Self.isReaped(oldPID)
             }
@@ -86,7 +86,7 @@ extension SupervisorIntegrationTests {
             }
             // A second worker on demand, as a router asks for one when every worker is busy (no operator scale).
             let router = try clusterd.client()
-            #expect(router.request("activate", ["tenant": .string("acme"), "additional": .bool(true)]).isSuccess)
+            #expect(router.request(.activate(tenant: "acme", additional: true)).isSuccess)
             try await eventually("two ready acme workers", timeout: .seconds(30)) {
                 try Self.ready(clusterd, "acme").count == 2
             }
@@ -97,7 +97,7 @@ extension SupervisorIntegrationTests {
             #expect(oldPIDs.count == 2)
 
             let subscriber = try clusterd.client()
-            guard case .success? = subscriber.request("subscribe") else {
+            guard case .success? = subscriber.request(.subscribe) else {
                 Issue.record("subscribe failed")
                 return
             }
@@ -120,12 +120,12 @@ extension SupervisorIntegrationTests {
             let after = try clusterd.snapshot().tenant("acme")
             #expect(after.workers.isEmpty, "a drained on-demand tenant was refilled: \(after.workers)")
             #expect(after.target == 0)
-            #expect(after.state != "stopped" && after.state != "failed", "state: \(after.state)")
+            #expect(after.state != .stopped && after.state != .failed, "state: \(after.state)")
             #expect(clusterd.zombieChildren().isEmpty)
 
             // On demand again: the next activation starts a fresh worker.
             let next = try clusterd.client()
-            #expect(next.request("activate", ["tenant": .string("acme")]).isSuccess)
+            #expect(next.request(.activate(tenant: "acme", additional: false)).isSuccess)
             let fresh = try Self.ready(clusterd, "acme")
             #expect(fresh.count == 1)
             #expect(fresh.allSatisfy { $0.pid.map { !oldPIDs.contains($0) } ?? false })
@@ -152,7 +152,7 @@ extension SupervisorIntegrationTests {
                 let workers = try clusterd.snapshot().tenant("acme").workers
                 return oldPIDs.allSatisfy(Self.isReaped)
                     && !workers.contains { oldIDs.contains($0.id) }
-                    && workers.filter { $0.state == "ready" }.count == 2
+                    && workers.filter { $0.state == .ready }.count == 2
             }
             let after = try clusterd.snapshot().tenant("acme")
             #expect(after.scale == 2, "drain keeps the operator's scale")
@@ -296,7 +296,7 @@ extension SupervisorIntegrationTests {
         }
 
         static func ready(_ clusterd: ClusterdProcess, _ tenant: String) throws -> [WorkerSnapshot] {
-            try clusterd.snapshot().tenant(tenant).workers.filter { $0.state == "ready" }
+            try clusterd.snapshot().tenant(tenant).workers.filter { $0.state == .ready }
         }
 
         /// The process is gone and reaped: `kill(pid, 0)` fails with ESRCH (a zombie would still succeed).
@@ -327,7 +327,7 @@ extension SupervisorIntegrationTests {
         }
 
         static func describe(_ events: [ControlEvent]) -> String {
-            events.map { "\($0.event.rawValue) \($0.worker ?? "-") \($0.reason ?? "")" }.joined(separator: "; ")
+            events.map { "\($0.event.rawValue) \($0.worker?.description ?? "-") \($0.reason ?? "")" }.joined(separator: "; ")
         }
 
         /// Runs a command with stdout and stderr to one file; SIGKILLs it (status nil) when it outlives `timeout`.

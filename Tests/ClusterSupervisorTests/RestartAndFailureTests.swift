@@ -36,7 +36,7 @@ extension SupervisorIntegrationTests {
                 }
                 #expect(reason == "exited with status 3")
                 let status = await supervisor.status()
-                #expect(status.tenants.first?.state == "failed")
+                #expect(status.tenants.first?.state == .failed)
                 #expect(status.tenants.first?.lastError == "exited with status 3")
             }
         }

@@ -58,9 +58,9 @@ extension SupervisorIntegrationTests {
             let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
             let port = try #require(clusterd.routerPort)
             let client = try clusterd.client()
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(3)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 3])).isSuccess)
             let deadline = ContinuousClock.now + .seconds(10)
-            while try clusterd.snapshot(client).tenant("acme").workers.filter({ $0.state == "ready" }).count < 3 {
+            while try clusterd.snapshot(client).tenant("acme").workers.filter({ $0.state == .ready }).count < 3 {
                 guard ContinuousClock.now < deadline else { throw TimedOut(what: "3 ready workers", events: []) }
                 usleep(20_000)
             }
@@ -213,8 +213,8 @@ extension SupervisorIntegrationTests {
             // Activated without a request through the router (the reply comes once it is ready): the request below
             // is the first on its connection to the worker. On a kept-alive connection it would, being a GET, be
             // sent again to a new worker.
-            #expect(try clusterd.client().request("activate", ["tenant": .string("beta")]).isSuccess)
-            let ready = try clusterd.snapshot().tenant("beta").workers.filter { $0.state == "ready" }
+            #expect(try clusterd.client().request(.activate(tenant: "beta", additional: false)).isSuccess)
+            let ready = try clusterd.snapshot().tenant("beta").workers.filter { $0.state == .ready }
             let pid = try #require(ready.first?.pid)
             let request = Background {
                 HTTPGet.get(port: port, path: "/sleep?ms=30000", host: "beta.example.test", timeoutSeconds: 60)
@@ -279,7 +279,7 @@ extension SupervisorIntegrationTests {
             }
             // clusterd starting the worker means the router holds the first request in the tenant's queue.
             let deadline = ContinuousClock.now + .seconds(4)
-            while try clusterd.snapshot().tenant("slow").state != "starting", ContinuousClock.now < deadline {
+            while try clusterd.snapshot().tenant("slow").state != .starting, ContinuousClock.now < deadline {
                 usleep(20_000)
             }
             let refused = try #require(HTTPGet.get(port: port, path: "/", host: "slow.example.test"))

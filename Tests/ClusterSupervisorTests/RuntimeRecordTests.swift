@@ -15,7 +15,7 @@ struct RuntimeRecordTests {
                     id: WorkerID(tenant: serial == 2 ? "beta-2" : "acme", serial: serial),
                     port: 20_000 + serial,
                     pid: Int32(4000 + serial),
-                    state: serial == 3 ? "starting" : "ready",
+                    state: serial == 3 ? .starting : .ready,
                     // 2^53 + 1 ns (104 days of uptime): must come back exact, as no Double could hold it.
                     readyAt: serial == 3 ? nil : Instant(nanoseconds: serial == 1 ? 9_007_199_254_740_993 : 1_234_567_890),
                     statusText: serial == 1 ? statusText : nil

@@ -18,7 +18,7 @@ extension SupervisorIntegrationTests {
             let clusterd = try ClusterdProcess(tenants: Self.tenants, router: true)
             let port = try #require(clusterd.routerPort)
             let client = try clusterd.client()
-            #expect(client.request("scale", ["tenants": .object(["acme": .number(2)])]).isSuccess)
+            #expect(client.request(.scale(["acme": 2])).isSuccess)
             try Self.waitForReady(clusterd, count: 2)
             let before = try clusterd.snapshot().tenant("acme").workers.map(\.pid)
             // Two sessions with their counters in the workers' memory.
@@ -60,7 +60,7 @@ extension SupervisorIntegrationTests {
             try FileManager.default.copyItem(atPath: Paths.clusterd, toPath: binary)
             let clusterd = try ClusterdProcess(tenants: Self.tenants, executable: binary)
             let client = try clusterd.client()
-            #expect(client.request("start", ["tenant": .string("acme")]).isSuccess)
+            #expect(client.request(.start(tenant: "acme")).isSuccess)
             let pid = try clusterd.snapshot().tenant("acme").workers.first?.pid
             try Self.install(script: "#!/bin/sh\nexit 1\n", at: binary)
             let result = try ClusterctlEndToEnd.clusterctl(["--socket", clusterd.socketPath, "upgrade"])
@@ -78,7 +78,7 @@ extension SupervisorIntegrationTests {
             try FileManager.default.copyItem(atPath: Paths.clusterd, toPath: real)
             let clusterd = try ClusterdProcess(tenants: Self.tenants, executable: binary)
             let client = try clusterd.client()
-            #expect(client.request("start", ["tenant": .string("acme")]).isSuccess)
+            #expect(client.request(.start(tenant: "acme")).isSuccess)
             let pid = try clusterd.snapshot().tenant("acme").workers.first?.pid
             // Passes `check`, but as `start` it cannot load its tenants file: it must hand back.
             try Self.install(
@@ -106,7 +106,7 @@ extension SupervisorIntegrationTests {
 
         static func waitForReady(_ clusterd: ClusterdProcess, count: Int) throws {
             let deadline = ContinuousClock.now + .seconds(10)
-            while try clusterd.snapshot().tenant("acme").workers.filter({ $0.state == "ready" }).count < count {
+            while try clusterd.snapshot().tenant("acme").workers.filter({ $0.state == .ready }).count < count {
                 guard ContinuousClock.now < deadline else { throw TimedOut(what: "\(count) ready workers", events: []) }
                 usleep(20_000)
             }

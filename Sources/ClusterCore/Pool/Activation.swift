@@ -56,4 +56,53 @@ public enum ActivationFailure: Sendable, Equatable, CustomStringConvertible {
         case .shuttingDown: "clusterd is shutting down"
         }
     }
+
+    /// What kind of failure, named as the control protocol's error codes name it.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case unknownTenant = "unknown-tenant"
+        case startFailed = "start-failed"
+        case startTimedOut = "start-timeout"
+        case hostAtCapacity = "host-at-capacity"
+        case tenantFailed = "tenant-failed"
+        case tenantStopped = "tenant-stopped"
+        case tooManyWaiting = "too-many-waiting"
+        case shuttingDown = "shutting-down"
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .unknownTenant: .unknownTenant
+        case .startFailed: .startFailed
+        case .startTimedOut: .startTimedOut
+        case .hostAtCapacity: .hostAtCapacity
+        case .tenantFailed: .tenantFailed
+        case .tenantStopped: .tenantStopped
+        case .tooManyWaiting: .tooManyWaiting
+        case .shuttingDown: .shuttingDown
+        }
+    }
+
+    /// The failure as a router hears of it.
+    public var refusal: ActivationRefusal {
+        var retryAfter: Duration?
+        if case .tenantFailed(_, let after) = self { retryAfter = max(.zero, after) }
+        return ActivationRefusal(kind: kind, message: description, retryAfter: retryAfter)
+    }
+}
+
+/// An activation failure as a router hears of it over the control channel: its kind, clusterd's message, and
+/// for a failed tenant when it may be tried again. The one form a failure takes from clusterd to an HTTP answer.
+public struct ActivationRefusal: Sendable, Hashable, CustomStringConvertible {
+    /// nil: clusterd answered with an error that is not an activation failure (the router says "unavailable").
+    public var kind: ActivationFailure.Kind?
+    public var message: String
+    public var retryAfter: Duration?
+
+    public init(kind: ActivationFailure.Kind?, message: String, retryAfter: Duration? = nil) {
+        self.kind = kind
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { message }
 }

@@ -4,19 +4,54 @@ public struct AdoptedWorker: Sendable, Equatable, Codable {
     public var id: WorkerID
     public var port: Int
     public var pid: Int32
-    /// What it was doing: `starting`, `ready`, or leaving (`draining`/`stopping`/`killed`).
-    public var state: String
+    /// What it was doing: starting, ready, or leaving (draining, stopping, killed).
+    public var state: WorkerStatus.State
     /// When it became ready (CLOCK_MONOTONIC, which an exec keeps), if it did.
     public var readyAt: Instant?
     public var statusText: String?
 
-    public init(id: WorkerID, port: Int, pid: Int32, state: String, readyAt: Instant?, statusText: String?) {
+    public init(id: WorkerID, port: Int, pid: Int32, state: WorkerStatus.State, readyAt: Instant?, statusText: String?) {
         self.id = id
         self.port = port
         self.pid = pid
         self.state = state
         self.readyAt = readyAt
         self.statusText = statusText
+    }
+
+    // The id as {"tenant": …, "serial": …}: the form runtime.json and the upgrade hand-over have always had, so
+    // that a clusterd reads what an older one left.
+    enum CodingKeys: String, CodingKey {
+        case id, port, pid, state, readyAt, statusText
+    }
+
+    private enum IDKeys: String, CodingKey {
+        case tenant, serial
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let id = try container.nestedContainer(keyedBy: IDKeys.self, forKey: .id)
+        self.init(
+            id: WorkerID(tenant: try id.decode(String.self, forKey: .tenant), serial: try id.decode(Int.self, forKey: .serial)),
+            port: try container.decode(Int.self, forKey: .port),
+            pid: try container.decode(Int32.self, forKey: .pid),
+            state: try container.decode(WorkerStatus.State.self, forKey: .state),
+            readyAt: try container.decodeIfPresent(Instant.self, forKey: .readyAt),
+            statusText: try container.decodeIfPresent(String.self, forKey: .statusText)
+        )
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        var id = container.nestedContainer(keyedBy: IDKeys.self, forKey: .id)
+        try id.encode(self.id.tenant, forKey: .tenant)
+        try id.encode(self.id.serial, forKey: .serial)
+        try container.encode(port, forKey: .port)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(state, forKey: .state)
+        try container.encodeIfPresent(readyAt, forKey: .readyAt)
+        try container.encodeIfPresent(statusText, forKey: .statusText)
     }
 }
 
@@ -70,13 +105,13 @@ extension ClusterStateMachine {
             worker.pid = adopted.pid
             worker.statusText = adopted.statusText
             switch adopted.state {
-            case "ready":
+            case .ready:
                 worker.state = .ready
                 worker.readyAt = adopted.readyAt ?? now
                 if config.watchdog > .zero { worker.watchdogDeadline = now + config.watchdog }
-            case "starting":
+            case .starting:
                 break
-            default:
+            case .draining, .stopping, .killed:
                 worker.state = .stopping(reason: .replaced, killAt: now + config.stopTimeout)
                 actions.append(.terminate(adopted.id))
             }

@@ -8,9 +8,23 @@ public struct ClusterStatus: Sendable, Equatable {
 }
 
 public struct TenantStatus: Sendable, Equatable {
+    /// What a tenant is doing, as status and the control protocol name it.
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+        /// No workers, none wanted.
+        case idle
+        case starting
+        /// At least one worker is ready.
+        case running
+        /// Crash-looping: no starts until `retryIn` has passed.
+        case failed
+        /// `clusterctl stop`.
+        case stopped
+        /// Gone from tenants.conf; its workers are leaving.
+        case removed
+    }
+
     public var name: String
-    /// `idle` (no workers), `starting`, `running`, `failed`, `stopped` or `removed`.
-    public var state: String
+    public var state: State
     public var scale: Int?
     /// Workers that always run (scale or `min_workers`).
     public var floor: Int
@@ -26,11 +40,19 @@ public struct TenantStatus: Sendable, Equatable {
 }
 
 public struct WorkerStatus: Sendable, Equatable {
+    /// A worker's state without its deadlines, as status and the control protocol name it.
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+        case starting
+        case ready
+        case draining
+        case stopping
+        case killed
+    }
+
     public var id: WorkerID
     public var pid: Int32?
     public var port: Int
-    /// `starting`, `ready`, `draining`, `stopping` or `killed`.
-    public var state: String
+    public var state: State
     public var stopReason: StopReason?
     public var inFlight: Int
     /// Since it became ready.
@@ -58,21 +80,21 @@ extension ClusterStateMachine {
     }
 
     private func tenantStatus(_ pool: TenantPool, now: Instant) -> TenantStatus {
-        let state: String
+        let state: TenantStatus.State
         var retryIn: Duration?
         switch pool.mode {
         case .failed(let until, _):
-            state = "failed"
+            state = .failed
             retryIn = until - now
-        case .stopped: state = "stopped"
-        case .removed: state = "removed"
+        case .stopped: state = .stopped
+        case .removed: state = .removed
         case .onDemand:
             if pool.workers.contains(where: \.isReady) {
-                state = "running"
+                state = .running
             } else if pool.workers.contains(where: \.isStarting) || !pool.pending.isEmpty {
-                state = "starting"
+                state = .starting
             } else {
-                state = "idle"
+                state = .idle
             }
         }
         let canIdle = pool.canIdleOut

@@ -57,14 +57,14 @@ public enum WorkerState: Sendable, Equatable {
     /// Sent SIGKILL; waiting for the exit.
     case killed(reason: StopReason)
 
-    /// A short name for status output: starting, ready, draining, stopping, killed.
-    public var name: String {
+    /// The state as status shows it, without deadlines.
+    public var name: WorkerStatus.State {
         switch self {
-        case .starting: "starting"
-        case .ready: "ready"
-        case .draining: "draining"
-        case .stopping: "stopping"
-        case .killed: "killed"
+        case .starting: .starting
+        case .ready: .ready
+        case .draining: .draining
+        case .stopping: .stopping
+        case .killed: .killed
         }
     }
 

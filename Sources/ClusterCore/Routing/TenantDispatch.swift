@@ -61,13 +61,8 @@ public struct TenantDispatch: Sendable {
     public enum Refusal: Sendable, Equatable {
         case queueFull(limit: Int)
         case waitedTooLong(Duration)
-        case startFailed(String)
-        case startTimedOut(String)
-        case tenantFailed(String, retryAfter: Duration)
-        case tenantStopped(String)
-        /// clusterd does not know the tenant (removed before this router heard of it).
-        case unknownTenant(String)
-        case unavailable(String)
+        /// clusterd could not give a worker (for a failed tenant, `retryAfter` counts from the refusal).
+        case activationFailed(ActivationRefusal)
     }
 
     public var limits: Limits
@@ -121,7 +116,7 @@ public struct TenantDispatch: Sendable {
             return [take(index, ticket: ticket, setCookie: limits.sticky, coldStart: nil)]
         }
         if let until = failedUntil, now < until, workers.isEmpty {
-            return [.refuse(ticket: ticket, .tenantFailed(failedReason, retryAfter: until - now))]
+            return [.refuse(ticket: ticket, failedRefusal(until: until, now: now))]
         }
         guard queue.count < limits.queueLimit else {
             return [.refuse(ticket: ticket, .queueFull(limit: limits.queueLimit))]
@@ -246,14 +241,14 @@ public struct TenantDispatch: Sendable {
     }
 
     /// clusterd could not produce a worker: waiting requests that no ready worker can take are refused.
-    public mutating func activationFailed(_ refusal: Refusal, now: Instant) -> [Action] {
+    public mutating func activationFailed(_ refusal: ActivationRefusal, now: Instant) -> [Action] {
         activationPending = false
-        if case .tenantFailed(let reason, let retryAfter) = refusal {
-            failedUntil = now + retryAfter
-            failedReason = reason
+        if refusal.kind == .tenantFailed {
+            failedUntil = now + (refusal.retryAfter ?? .seconds(1))
+            failedReason = refusal.message
         }
         guard workers.isEmpty else { return dispatchQueue(now: now) }
-        let refused = queue.map { Action.refuse(ticket: $0.ticket, refusal) }
+        let refused = queue.map { Action.refuse(ticket: $0.ticket, .activationFailed(refusal)) }
         queue.removeAll()
         return refused
     }
@@ -371,7 +366,7 @@ public struct TenantDispatch: Sendable {
         if workers.isEmpty, !held.isEmpty { return [] }
         if let until = failedUntil, now < until {
             guard workers.isEmpty else { return [] }
-            let refusal = Refusal.tenantFailed(failedReason, retryAfter: until - now)
+            let refusal = failedRefusal(until: until, now: now)
             let refused = queue.map { Action.refuse(ticket: $0.ticket, refusal) }
             queue.removeAll()
             return refused
@@ -388,5 +383,10 @@ public struct TenantDispatch: Sendable {
             return [.activate(additional: true)]
         }
         return []
+    }
+
+    /// A failed tenant's refusal, with the time left until it may be tried again.
+    private func failedRefusal(until: Instant, now: Instant) -> Refusal {
+        .activationFailed(ActivationRefusal(kind: .tenantFailed, message: failedReason, retryAfter: until - now))
     }
 }

@@ -177,10 +177,7 @@ struct ControlSession {
                 )
             }
         case .activity(let reports):
-            await supervisor.reportActivity(
-                reports.compactMap { report in WorkerID(parsing: report.worker).map { ($0, report.inFlight) } },
-                from: reporter
-            )
+            await supervisor.reportActivity(reports.map { ($0.worker, $0.inFlight) }, from: reporter)
             return ControlCodec.reply(id: id, EmptyReply())
         case .upgrade:
             // On success this process is replaced and the connection closes without a reply.
@@ -205,29 +202,10 @@ struct ControlSession {
         case .ready(let workers):
             return ControlCodec.reply(
                 id: id,
-                ActivateReply(workers: workers.map { WorkerEndpoint(id: $0.id.description, port: $0.port) })
+                ActivateReply(workers: workers.map { WorkerEndpoint(id: $0.id, port: $0.port) })
             )
         case .failed(let failure):
-            return ControlCodec.reply(id: id, error: Self.controlError(failure))
-        }
-    }
-
-    static func controlError(_ failure: ActivationFailure) -> ControlError {
-        let message = failure.description
-        switch failure {
-        case .unknownTenant: return ControlError(.unknownTenant, message)
-        case .startFailed: return ControlError(.startFailed, message)
-        case .startTimedOut: return ControlError(.startTimeout, message)
-        case .hostAtCapacity: return ControlError(.hostAtCapacity, message)
-        case .tenantFailed(_, let retryAfter):
-            return ControlError(
-                .tenantFailed,
-                message,
-                retryAfterMilliseconds: Int(max(.zero, retryAfter).milliseconds)
-            )
-        case .tenantStopped: return ControlError(.tenantStopped, message)
-        case .tooManyWaiting: return ControlError(.tooManyWaiting, message)
-        case .shuttingDown: return ControlError(.shuttingDown, message)
+            return ControlCodec.reply(id: id, error: ControlError(failure))
         }
     }
 

@@ -61,7 +61,7 @@ public struct RuntimeRecord: Codable, Sendable {
             json += "{\"startTime\":\(entry.startTime),\"worker\":{\"id\":{\"tenant\":"
             json += worker.id.tenant.jsonQuoted
             json += ",\"serial\":\(worker.id.serial)},\"port\":\(worker.port),\"pid\":\(worker.pid),\"state\":"
-            json += worker.state.jsonQuoted
+            json += worker.state.rawValue.jsonQuoted
             if let readyAt = worker.readyAt { json += ",\"readyAt\":{\"nanoseconds\":\(readyAt.nanoseconds)}" }
             if let statusText = worker.statusText {
                 json += ",\"statusText\":"

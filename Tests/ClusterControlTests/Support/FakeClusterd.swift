@@ -134,7 +134,7 @@ final class FakeClusterd: @unchecked Sendable {
     }
 
     /// The reply line to `request` with `result`, without its newline.
-    static func reply(_ request: ControlRequest, _ result: some Encodable) -> String {
+    static func reply(_ request: ControlRequest, _ result: some JSONTextWritable) -> String {
         String(ControlCodec.reply(id: request.id, result).text.dropLast())
     }
 

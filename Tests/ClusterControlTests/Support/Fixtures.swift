@@ -1,4 +1,5 @@
 import ClusterControl
+import ClusterCore
 
 /// A small cluster as clusterd describes it: one running tenant with two workers (one draining), one failed,
 /// one idle. Decoded from JSON, the way clients receive it.
@@ -62,7 +63,7 @@ extension Fixtures {
                 let running = index < workers
                 return TenantSnapshot(
                     name: "t\(index)",
-                    state: running ? "running" : "idle",
+                    state: running ? .running : .idle,
                     hosts: index % 10 == 0 ? ["t\(index).example.com"] : [],
                     scale: nil,
                     floor: 0,
@@ -76,10 +77,10 @@ extension Fixtures {
                     workers: running
                         ? [
                             WorkerSnapshot(
-                                id: "t\(index)#1",
+                                id: WorkerID(tenant: "t\(index)", serial: 1),
                                 pid: Int32(10_000 + index),
                                 port: 20_000 + index,
-                                state: "ready",
+                                state: .ready,
                                 stopReason: nil,
                                 inFlight: index % 3,
                                 uptimeMilliseconds: 1000 * index,

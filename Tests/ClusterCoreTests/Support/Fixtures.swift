@@ -80,3 +80,22 @@ struct SeededGenerator: RandomNumberGenerator {
 
 /// Swift Testing has an `ExitStatus` of its own (for exit tests); in these tests the name means the worker's.
 typealias ExitStatus = ClusterCore.ExitStatus
+
+/// Activation refusals as a router hears them, by kind.
+extension ActivationRefusal {
+    static func startFailed(_ message: String) -> Self { Self(kind: .startFailed, message: message) }
+    static func startTimedOut(_ message: String) -> Self { Self(kind: .startTimedOut, message: message) }
+    static func tenantStopped(_ message: String) -> Self { Self(kind: .tenantStopped, message: message) }
+    static func unknownTenant(_ message: String) -> Self { Self(kind: .unknownTenant, message: message) }
+    /// An error reply that is not an activation failure.
+    static func unavailable(_ message: String) -> Self { Self(kind: nil, message: message) }
+    static func tenantFailed(_ message: String, retryAfter: Duration) -> Self {
+        Self(kind: .tenantFailed, message: message, retryAfter: retryAfter)
+    }
+}
+
+extension TenantDispatch.Refusal {
+    static func tenantFailed(_ message: String, retryAfter: Duration) -> Self {
+        .activationFailed(.tenantFailed(message, retryAfter: retryAfter))
+    }
+}

@@ -1,4 +1,5 @@
 import ClusterControl
+import ClusterCore
 import ClusterRouter
 import NIOConcurrencyHelpers
 
@@ -14,12 +15,12 @@ struct OneTenantDispatcher {
         dispatcher = Dispatcher { tenant, _ in asked.withLockedValue { $0.append(tenant) } }
         let workers = readyPorts.enumerated().map { index, port in
             WorkerSnapshot(
-                id: "app#\(index + 1)", pid: nil, port: port, state: "ready", stopReason: nil, inFlight: 0,
+                id: WorkerID(tenant: "app", serial: index + 1), pid: nil, port: port, state: .ready, stopReason: nil, inFlight: 0,
                 uptimeMilliseconds: nil, idleInMilliseconds: nil, status: nil
             )
         }
         let tenant = TenantSnapshot(
-            name: "app", state: workers.isEmpty ? "idle" : "running", hosts: ["app.test"], scale: nil, floor: 0,
+            name: "app", state: workers.isEmpty ? .idle : .running, hosts: ["app.test"], scale: nil, floor: 0,
             target: workers.count, maxWorkers: 4, queueLimit: queueLimit, maxConcurrency: 0, waiting: 0,
             lastError: nil, retryInMilliseconds: nil, workers: workers
         )
@@ -34,7 +35,7 @@ struct OneTenantDispatcher {
     func forgetActivations() { asked.withLockedValue { $0 = [] } }
 
     /// clusterd's answer to the pending activation: a worker ready on `port`.
-    func answer(worker id: String, port: Int) {
+    func answer(worker id: WorkerID, port: Int) {
         dispatcher.activationAnswered(tenant: "app", .success([WorkerEndpoint(id: id, port: port)]))
     }
 

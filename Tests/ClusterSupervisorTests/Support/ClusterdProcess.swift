@@ -110,7 +110,7 @@ final class ClusterdProcess {
 
     func snapshot(_ client: ControlTestClient? = nil) throws -> ClusterSnapshot {
         let client = try client ?? self.client()
-        guard case .success(let value)? = client.request("status") else {
+        guard case .success(let value)? = client.request(.status(tenant: nil)) else {
             throw ClusterdFailed(what: "status failed", log: log())
         }
         return try value.decode(as: ClusterSnapshot.self)

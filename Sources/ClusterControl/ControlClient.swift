@@ -1,21 +1,26 @@
-import ClusterControl
 import Glibc
 
-/// A blocking connection to clusterd's control socket, for one command: `hello`, then requests one at a time,
-/// each reply matched by its id (other lines are skipped). Every wait ends at the connection's deadline.
-final class ControlConnection {
-    let socketPath: String
+/// A blocking connection to clusterd's control socket, for a command-line tool or a test: `hello`, then requests
+/// one at a time, each reply matched by its id (events are handed to the caller). Every wait ends at the
+/// connection's deadline. The protocol is ``ControlConversation``'s; this is only its transport.
+public final class ControlClient {
+    public let socketPath: String
     private let descriptor: Int32
-    private let timeout: Duration
+    private var conversation: ControlConversation
+    private var timeout: Duration
     private var deadline: ContinuousClock.Instant
     /// Bytes received and not yet returned as a line; `scanned` of them are known to hold no newline.
     private var buffer: [UInt8] = []
     private var scanned = 0
-    private var nextID = 1
 
     /// Connects to `socketPath`; `timeout` bounds the connect and then each request's reply.
-    init(socketPath: String, timeout: Duration) throws(Unreachable) {
+    public init(
+        socketPath: String,
+        timeout: Duration,
+        client: ControlClientName = .clusterctl
+    ) throws(ControlUnreachable) {
         self.socketPath = socketPath
+        self.conversation = ControlConversation(client: client)
         self.timeout = timeout
         self.deadline = .now + timeout
         var address = sockaddr_un()
@@ -23,7 +28,7 @@ final class ControlConnection {
         let path = Array(socketPath.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
         guard !path.isEmpty, path.count < capacity, !path.contains(0) else {
-            throw Unreachable(
+            throw ControlUnreachable(
                 socketPath: socketPath,
                 reason: "not a usable socket path (1 to \(capacity - 1) bytes, no NUL)"
             )
@@ -33,7 +38,7 @@ final class ControlConnection {
         }
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else {
-            throw Unreachable(socketPath: socketPath, reason: "socket(): \(Self.errnoText())")
+            throw ControlUnreachable(socketPath: socketPath, reason: "socket(): \(Self.errnoText())")
         }
         self.descriptor = descriptor
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
@@ -47,56 +52,58 @@ final class ControlConnection {
     /// Agrees on the protocol version; any error reply (permission denied, no common version) means clusterd
     /// cannot be used from here.
     @discardableResult
-    func hello() throws(Unreachable) -> HelloReply {
-        let versions = ControlCodec.supportedVersions.map { JSONValue.number(Double($0)) }
-        switch try request("hello", ["versions": .array(versions), "client": .string("clusterctl")]) {
-        case .success(let result):
-            guard let reply = try? result.decode(as: HelloReply.self) else {
-                throw unreachable("it answered hello with something that is not a hello reply")
+    public func hello() throws(ControlUnreachable) -> HelloReply {
+        deadline = .now + timeout
+        try send(conversation.hello())
+        while true {
+            switch conversation.received(try readLine()) {
+            case .greeted(let reply, _): return reply
+            case .refused(let error): throw unreachable(error.message)
+            case .unreadable(let reason): throw unreachable(reason)
+            case .subscribed, .event, .reply, .nothing: continue
             }
-            return reply
-        case .failure(let error):
-            throw unreachable(error.message)
         }
     }
 
-    /// Sends one request and returns its reply. A reply without an id that refuses the connection
-    /// (`permission-denied`, `too-many-connections`) throws; other error replies are returned.
-    func request(
-        _ op: String,
-        _ parameters: [String: JSONValue] = [:]
-    ) throws(Unreachable) -> Result<JSONValue, ControlError> {
-        let id = RequestID.number(nextID)
-        nextID += 1
+    /// Sends one request and returns its reply; events read meanwhile go to `onEvent`. A refusal of the
+    /// connection (`permission-denied`, `too-many-connections`, `line-too-long`) throws; other error replies
+    /// are returned.
+    public func request(
+        _ operation: ControlOperation,
+        onEvent: (ControlEvent) -> Void = { _ in }
+    ) throws(ControlUnreachable) -> Result<JSONValue, ControlError> {
+        let (id, line) = conversation.request(operation)
         deadline = .now + timeout
-        try send(ControlRequestLine.encode(id: id, op: op, parameters))
+        try send(line)
         while true {
-            let line = try readLine()
-            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) { continue }
-            guard let incoming = IncomingLine(line) else {
-                throw unreachable("it sent a line that is not of the control protocol (is this clusterd's socket?)")
+            switch conversation.received(try readLine()) {
+            case .reply(let replyID, let result) where replyID == id: return result
+            case .reply(nil, .failure(let error)): return .failure(error)
+            case .event(let event): onEvent(event)
+            case .refused(let error): throw unreachable(error.message)
+            case .unreadable(let reason): throw unreachable(reason)
+            case .greeted, .subscribed, .reply, .nothing: continue
             }
-            switch incoming {
-            case .event:
-                continue
-            case .reply(let replyID, let result) where replyID == id:
-                return result
-            case .reply(nil, .failure(let error)):
-                if error.code == .permissionDenied || error.code == .tooManyConnections
-                    || error.code == .lineTooLong
-                {
-                    throw unreachable(error.message)
-                }
-                return .failure(error)
-            case .reply:
-                continue
+        }
+    }
+
+    /// The next event (after a `subscribe` request), or nil when a reply comes instead.
+    public func nextEvent() throws(ControlUnreachable) -> ControlEvent? {
+        deadline = .now + timeout
+        while true {
+            switch conversation.received(try readLine()) {
+            case .event(let event): return event
+            case .refused(let error): throw unreachable(error.message)
+            case .unreadable(let reason): throw unreachable(reason)
+            case .reply: return nil
+            case .greeted, .subscribed, .nothing: continue
             }
         }
     }
 
     // MARK: - Socket
 
-    private func connect(_ address: sockaddr_un) throws(Unreachable) {
+    private func connect(_ address: sockaddr_un) throws(ControlUnreachable) {
         var address = address
         while true {
             let result = withUnsafePointer(to: &address) { pointer in
@@ -127,7 +134,8 @@ final class ControlConnection {
         }
     }
 
-    private func send(_ bytes: [UInt8]) throws(Unreachable) {
+    /// Sends bytes as they are (tests send what no client would).
+    package func send(_ bytes: [UInt8]) throws(ControlUnreachable) {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes {
@@ -150,7 +158,7 @@ final class ControlConnection {
     }
 
     /// The refusal (a reply without an id) among the lines left to read on a connection clusterd closed.
-    private func refusalLeftBehind() -> Unreachable? {
+    private func refusalLeftBehind() -> ControlUnreachable? {
         while let line = try? readLine() {
             if case .reply(nil, .failure(let error))? = IncomingLine(line) {
                 return unreachable(error.message)
@@ -159,8 +167,14 @@ final class ControlConnection {
         return nil
     }
 
+    /// Waits at most `timeout` from now for each later answer.
+    package func setTimeout(_ timeout: Duration) {
+        self.timeout = timeout
+        deadline = .now + timeout
+    }
+
     /// The next line, newline excluded, at most `ControlCodec.maximumReplyLineLength` bytes.
-    private func readLine() throws(Unreachable) -> [UInt8] {
+    package func readLine() throws(ControlUnreachable) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -191,7 +205,7 @@ final class ControlConnection {
     }
 
     /// Waits until the socket is ready for `events`, or throws at the deadline.
-    private func wait(for events: Int16, doing what: String) throws(Unreachable) {
+    private func wait(for events: Int16, doing what: String) throws(ControlUnreachable) {
         while true {
             let left = deadline - .now
             guard left > .zero else {
@@ -218,8 +232,8 @@ final class ControlConnection {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
-    private func unreachable(_ reason: String) -> Unreachable {
-        Unreachable(socketPath: socketPath, reason: reason)
+    private func unreachable(_ reason: String) -> ControlUnreachable {
+        ControlUnreachable(socketPath: socketPath, reason: reason)
     }
 
     private static func errnoText(_ code: Int32 = errno) -> String {

@@ -26,17 +26,3 @@ public enum IncomingLine: Sendable {
         }
     }
 }
-
-/// Encodes requests the way clusterd expects them.
-public enum ControlRequestLine {
-    /// `{"id":1,"op":"status","tenant":"acme"}\n`
-    public static func encode(id: RequestID, op: String, _ parameters: [String: JSONValue] = [:]) -> [UInt8] {
-        var object = parameters
-        object["op"] = .string(op)
-        switch id {
-        case .number(let number): object["id"] = .number(Double(number))
-        case .string(let text): object["id"] = .string(text)
-        }
-        return JSONValue.object(object).jsonText() + [UInt8(ascii: "\n")]
-    }
-}
