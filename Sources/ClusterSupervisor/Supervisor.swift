@@ -82,7 +82,8 @@ public actor Supervisor: Service {
     private var processes: [WorkerID: WorkerProcess] = [:]
     private var workerByPID: [Int32: WorkerID] = [:]
     private var workerByExitKey: [UInt64: WorkerID] = [:]
-    private var probes: [WorkerID: ReadinessProbe] = [:]
+    private var probes: ReadinessProbes
+    /// The worker of each probe connect the reactor watches.
     private var probeByKey: [UInt64: WorkerID] = [:]
     /// In-flight counts per reporter (control connection) and worker; a worker's total is what the machine sees.
     private var inFlightByReporter: [Int: [WorkerID: Int]] = [:]
@@ -112,6 +113,10 @@ public actor Supervisor: Service {
             fd = csd_notify_server_open(options.notifySocketPath)
         }
         self.options = options
+        self.probes = ReadinessProbes(
+            initialInterval: options.probeInterval.initial,
+            maximumInterval: options.probeInterval.maximum
+        )
         guard fd >= 0 else {
             throw SupervisorError(
                 .notifySocket,
@@ -499,7 +504,7 @@ public actor Supervisor: Service {
             guard let id = workerByExitKey.removeValue(forKey: key), let process = processes.removeValue(forKey: id)
             else { return }
             workerByPID[process.pid] = nil
-            probes[id] = nil
+            probes.forget(id)
             for reporter in inFlightByReporter.keys { inFlightByReporter[reporter]?[id] = nil }
             options.notifier.removeStored(name: OutputFDNames.stdout(id))
             options.notifier.removeStored(name: OutputFDNames.stderr(id))
@@ -516,10 +521,9 @@ public actor Supervisor: Service {
         case .reactor(.probeFinished(let key, let connected)):
             guard let id = probeByKey.removeValue(forKey: key) else { return }
             if connected {
-                probes[id] = nil
-                perform(machine.workerBecameReady(id, now: now))
+                probeConnected(id, now: now)
             } else {
-                probes[id]?.failed(now: now)
+                probes.connectFailed(id, now: now)
             }
         }
         armTimer()
@@ -675,9 +679,7 @@ public actor Supervisor: Service {
             // Under systemd, the output pipes survive a crash of clusterd in its fd store.
             options.notifier.store(fd: process.stdoutFD, name: OutputFDNames.stdout(launch.worker))
             options.notifier.store(fd: process.stderrFD, name: OutputFDNames.stderr(launch.worker))
-            if launch.readiness == .tcp {
-                probes[launch.worker] = ReadinessProbe(port: launch.port, interval: options.probeInterval, now: now)
-            }
+            if launch.readiness == .tcp { probes.workerLaunched(launch.worker, port: launch.port, now: now) }
             return machine.workerLaunched(launch.worker, pid: process.pid, now: now)
         }
     }
@@ -700,24 +702,27 @@ public actor Supervisor: Service {
     }
 
     private func runDueProbes(now: Instant) {
-        for (id, probe) in probes where probe.isDue(now: now) {
-            switch LoopbackSocket.connect(port: probe.port) {
+        for attempt in probes.attemptsDue(now: now) {
+            switch LoopbackSocket.connect(port: attempt.port) {
             case .connected:
-                probes[id] = nil
-                perform(machine.workerBecameReady(id, now: now))
+                probeConnected(attempt.worker, now: now)
             case .inProgress(let fd):
-                probes[id]?.waiting = true
-                probeByKey[reactor.watchProbe(fd: fd)] = id
+                probeByKey[reactor.watchProbe(fd: fd)] = attempt.worker
             case .refused:
-                probes[id]?.failed(now: now)
+                probes.connectFailed(attempt.worker, now: now)
             }
         }
     }
 
+    /// A probe connected: the worker is ready (the machine ignores one that is gone).
+    private func probeConnected(_ id: WorkerID, now: Instant) {
+        probes.connectSucceeded(id)
+        perform(machine.workerBecameReady(id, now: now))
+    }
+
     private func armTimer() {
         guard !finished else { return }
-        let probeDeadline = probes.values.compactMap(\.nextAttempt).min()
-        let deadlines = [machine.nextDeadline(), probeDeadline].compactMap { $0 }
+        let deadlines = [machine.nextDeadline(), probes.nextDeadline].compactMap { $0 }
         reactor.setTimer(deadlines.min())
     }
 
@@ -796,33 +801,6 @@ public final class Subscription: Sendable {
 public struct ReloadFailure: Error, Sendable {
     public var message: String
     public var details: [String]
-}
-
-/// TCP readiness: connect attempts with a growing interval until one succeeds.
-struct ReadinessProbe {
-    let port: Int
-    let interval: (initial: Duration, maximum: Duration)
-    private var delay: Duration
-    private(set) var nextAttempt: Instant?
-    /// A non-blocking connect is in flight.
-    var waiting = false {
-        didSet { if waiting { nextAttempt = nil } }
-    }
-
-    init(port: Int, interval: (initial: Duration, maximum: Duration), now: Instant) {
-        self.port = port
-        self.interval = interval
-        self.delay = interval.initial
-        self.nextAttempt = now
-    }
-
-    func isDue(now: Instant) -> Bool { !waiting && (nextAttempt.map { now >= $0 } ?? false) }
-
-    mutating func failed(now: Instant) {
-        waiting = false
-        nextAttempt = now + delay
-        delay = min(delay * 2, interval.maximum)
-    }
 }
 
 /// An error of the supervisor's own machinery (not of a worker).
