@@ -85,8 +85,8 @@ public actor Supervisor: Service {
     private var probes: ReadinessProbes
     /// The worker of each probe connect the reactor watches.
     private var probeByKey: [UInt64: WorkerID] = [:]
-    /// In-flight counts per reporter (control connection) and worker; a worker's total is what the machine sees.
-    private var inFlightByReporter: [Int: [WorkerID: Int]] = [:]
+    /// In-flight counts per reporter (control connection); a worker's total is what the machine sees.
+    private var activity = ActivityLedger()
     private var waiters: [ActivationID: CheckedContinuation<ActivationAnswer, any Error>] = [:]
     private var nextActivation: UInt64 = 1
     private var observers: [Int: AsyncStream<ClusterEvent>.Continuation] = [:]
@@ -284,25 +284,22 @@ public actor Supervisor: Service {
         let now = Instant.now()
         var actions: [ClusterAction] = []
         for report in reports where machine.worker(report.worker) != nil {
-            inFlightByReporter[reporter, default: [:]][report.worker] = report.inFlight > 0 ? report.inFlight : nil
-            actions += machine.activityReported(report.worker, inFlight: totalInFlight(report.worker), now: now)
+            let total = activity.reported(report.inFlight, on: report.worker, by: reporter)
+            actions += machine.activityReported(report.worker, inFlight: total, now: now)
         }
         perform(actions)
     }
 
     /// A reporter went away (its control connection closed): its requests went with it.
     public func reporterDisconnected(_ reporter: Int) {
-        guard let counts = inFlightByReporter.removeValue(forKey: reporter) else { return }
+        let changed = activity.reporterDisconnected(reporter)
+        guard !changed.isEmpty else { return }
         let now = Instant.now()
         var actions: [ClusterAction] = []
-        for worker in counts.keys.sorted() where machine.worker(worker) != nil {
-            actions += machine.activityReported(worker, inFlight: totalInFlight(worker), now: now)
+        for worker in changed where machine.worker(worker) != nil {
+            actions += machine.activityReported(worker, inFlight: activity.total(on: worker), now: now)
         }
         perform(actions)
-    }
-
-    private func totalInFlight(_ worker: WorkerID) -> Int {
-        inFlightByReporter.values.reduce(0) { $0 + ($1[worker] ?? 0) }
     }
 
     public func scale(tenant: String, workers: Int) throws(CommandRejection) {
@@ -505,7 +502,7 @@ public actor Supervisor: Service {
             else { return }
             workerByPID[process.pid] = nil
             probes.forget(id)
-            for reporter in inFlightByReporter.keys { inFlightByReporter[reporter]?[id] = nil }
+            activity.workerExited(id)
             options.notifier.removeStored(name: OutputFDNames.stdout(id))
             options.notifier.removeStored(name: OutputFDNames.stderr(id))
             perform(machine.workerExited(id, status, now: now))
