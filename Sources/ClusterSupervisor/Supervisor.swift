@@ -97,9 +97,7 @@ public actor Supervisor: Service {
     private var workerStartTimes: [Int32: UInt64] = [:]
     /// The set of processes changed since `state_dir/runtime.json` was last written.
     private var runtimeRecordDirty = false
-    private var controlListening = false
-    private var routerSubscribed = false
-    private var announcedReady = false
+    private var readiness: ServiceReadiness
 
     public init(configuration: ClusterConfiguration, options: Options = Options(), logger: Logger) throws {
         self.machine = ClusterStateMachine(configuration: configuration, policy: options.restartPolicy)
@@ -117,6 +115,7 @@ public actor Supervisor: Service {
             initialInterval: options.probeInterval.initial,
             maximumInterval: options.probeInterval.maximum
         )
+        self.readiness = ServiceReadiness(awaitsRouter: options.awaitsRouter)
         guard fd >= 0 else {
             throw SupervisorError(
                 .notifySocket,
@@ -423,33 +422,26 @@ public actor Supervisor: Service {
 
     /// The control channel accepts connections.
     public func controlChannelListening() {
-        controlListening = true
-        announceReadyIfServing()
+        if readiness.controlChannelListening() { announceReady() }
     }
 
     /// A control client subscribed; `client` is the name it gave in `hello` (the router says `clusterd-router`).
     public func subscriberConnected(client: String?) {
         if client == "clusterd-router" {
-            routerSubscribed = true
-            announceReadyIfServing()
+            if readiness.routerSubscribed() { announceReady() }
             writeRuntimeRecord()  // a new router pid
         }
     }
 
-    /// READY=1 once the control channel listens and the router (if any) has the routing table.
-    private func announceReadyIfServing() {
-        guard !announcedReady, controlListening, routerSubscribed || !options.awaitsRouter else { return }
-        announcedReady = true
+    /// READY=1: the control channel listens and the router (if any) has the routing table.
+    private func announceReady() {
         options.notifier.ready(status: statusLine())
         logger.info("serving", metadata: ["status": "\(statusLine())"])
     }
 
     /// "3 tenants, 2 workers ready, 0 failed": systemd's STATUS=.
     private func statusLine() -> String {
-        let status = machine.status(now: Instant.now())
-        let ready = status.tenants.reduce(0) { $0 + $1.workers.count { $0.state == "ready" } }
-        let failed = status.tenants.count { $0.state == "failed" }
-        return "\(status.tenants.count) tenants, \(ready) workers ready, \(failed) failed"
+        machine.status(now: Instant.now()).summary
     }
 
     /// Routing and status for control-channel clients; nil for an unknown tenant.
