@@ -82,10 +82,11 @@ public actor Supervisor: Service {
     private var processes: [WorkerID: WorkerProcess] = [:]
     private var workerByPID: [Int32: WorkerID] = [:]
     private var workerByExitKey: [UInt64: WorkerID] = [:]
-    private var probes: [WorkerID: ReadinessProbe] = [:]
+    private var probes: ReadinessProbes
+    /// The worker of each probe connect the reactor watches.
     private var probeByKey: [UInt64: WorkerID] = [:]
-    /// In-flight counts per reporter (control connection) and worker; a worker's total is what the machine sees.
-    private var inFlightByReporter: [Int: [WorkerID: Int]] = [:]
+    /// In-flight counts per reporter (control connection); a worker's total is what the machine sees.
+    private var activity = ActivityLedger()
     private var waiters: [ActivationID: CheckedContinuation<ActivationAnswer, any Error>] = [:]
     private var nextActivation: UInt64 = 1
     private var observers: [Int: AsyncStream<ClusterEvent>.Continuation] = [:]
@@ -96,9 +97,7 @@ public actor Supervisor: Service {
     private var workerStartTimes: [Int32: UInt64] = [:]
     /// The set of processes changed since `state_dir/runtime.json` was last written.
     private var runtimeRecordDirty = false
-    private var controlListening = false
-    private var routerSubscribed = false
-    private var announcedReady = false
+    private var readiness: ServiceReadiness
 
     public init(configuration: ClusterConfiguration, options: Options = Options(), logger: Logger) throws {
         self.machine = ClusterStateMachine(configuration: configuration, policy: options.restartPolicy)
@@ -112,6 +111,11 @@ public actor Supervisor: Service {
             fd = csd_notify_server_open(options.notifySocketPath)
         }
         self.options = options
+        self.probes = ReadinessProbes(
+            initialInterval: options.probeInterval.initial,
+            maximumInterval: options.probeInterval.maximum
+        )
+        self.readiness = ServiceReadiness(awaitsRouter: options.awaitsRouter)
         guard fd >= 0 else {
             throw SupervisorError(
                 .notifySocket,
@@ -279,25 +283,22 @@ public actor Supervisor: Service {
         let now = Instant.now()
         var actions: [ClusterAction] = []
         for report in reports where machine.worker(report.worker) != nil {
-            inFlightByReporter[reporter, default: [:]][report.worker] = report.inFlight > 0 ? report.inFlight : nil
-            actions += machine.activityReported(report.worker, inFlight: totalInFlight(report.worker), now: now)
+            let total = activity.reported(report.inFlight, on: report.worker, by: reporter)
+            actions += machine.activityReported(report.worker, inFlight: total, now: now)
         }
         perform(actions)
     }
 
     /// A reporter went away (its control connection closed): its requests went with it.
     public func reporterDisconnected(_ reporter: Int) {
-        guard let counts = inFlightByReporter.removeValue(forKey: reporter) else { return }
+        let changed = activity.reporterDisconnected(reporter)
+        guard !changed.isEmpty else { return }
         let now = Instant.now()
         var actions: [ClusterAction] = []
-        for worker in counts.keys.sorted() where machine.worker(worker) != nil {
-            actions += machine.activityReported(worker, inFlight: totalInFlight(worker), now: now)
+        for worker in changed where machine.worker(worker) != nil {
+            actions += machine.activityReported(worker, inFlight: activity.total(on: worker), now: now)
         }
         perform(actions)
-    }
-
-    private func totalInFlight(_ worker: WorkerID) -> Int {
-        inFlightByReporter.values.reduce(0) { $0 + ($1[worker] ?? 0) }
     }
 
     public func scale(tenant: String, workers: Int) throws(CommandRejection) {
@@ -421,33 +422,26 @@ public actor Supervisor: Service {
 
     /// The control channel accepts connections.
     public func controlChannelListening() {
-        controlListening = true
-        announceReadyIfServing()
+        if readiness.controlChannelListening() { announceReady() }
     }
 
     /// A control client subscribed; `client` is the name it gave in `hello` (the router says `clusterd-router`).
     public func subscriberConnected(client: String?) {
-        if client == "clusterd-router" {
-            routerSubscribed = true
-            announceReadyIfServing()
+        if client == ControlClientName.router.rawValue {
+            if readiness.routerSubscribed() { announceReady() }
             writeRuntimeRecord()  // a new router pid
         }
     }
 
-    /// READY=1 once the control channel listens and the router (if any) has the routing table.
-    private func announceReadyIfServing() {
-        guard !announcedReady, controlListening, routerSubscribed || !options.awaitsRouter else { return }
-        announcedReady = true
+    /// READY=1: the control channel listens and the router (if any) has the routing table.
+    private func announceReady() {
         options.notifier.ready(status: statusLine())
         logger.info("serving", metadata: ["status": "\(statusLine())"])
     }
 
     /// "3 tenants, 2 workers ready, 0 failed": systemd's STATUS=.
     private func statusLine() -> String {
-        let status = machine.status(now: Instant.now())
-        let ready = status.tenants.reduce(0) { $0 + $1.workers.count { $0.state == .ready } }
-        let failed = status.tenants.count { $0.state == .failed }
-        return "\(status.tenants.count) tenants, \(ready) workers ready, \(failed) failed"
+        machine.status(now: Instant.now()).summary
     }
 
     /// Routing and status for control-channel clients; nil for an unknown tenant.
@@ -499,8 +493,8 @@ public actor Supervisor: Service {
             guard let id = workerByExitKey.removeValue(forKey: key), let process = processes.removeValue(forKey: id)
             else { return }
             workerByPID[process.pid] = nil
-            probes[id] = nil
-            for reporter in inFlightByReporter.keys { inFlightByReporter[reporter]?[id] = nil }
+            probes.forget(id)
+            activity.workerExited(id)
             options.notifier.removeStored(name: OutputFDNames.stdout(id))
             options.notifier.removeStored(name: OutputFDNames.stderr(id))
             perform(machine.workerExited(id, status, now: now))
@@ -516,10 +510,9 @@ public actor Supervisor: Service {
         case .reactor(.probeFinished(let key, let connected)):
             guard let id = probeByKey.removeValue(forKey: key) else { return }
             if connected {
-                probes[id] = nil
-                perform(machine.workerBecameReady(id, now: now))
+                probeConnected(id, now: now)
             } else {
-                probes[id]?.failed(now: now)
+                probes.connectFailed(id, now: now)
             }
         }
         armTimer()
@@ -675,9 +668,7 @@ public actor Supervisor: Service {
             // Under systemd, the output pipes survive a crash of clusterd in its fd store.
             options.notifier.store(fd: process.stdoutFD, name: OutputFDNames.stdout(launch.worker))
             options.notifier.store(fd: process.stderrFD, name: OutputFDNames.stderr(launch.worker))
-            if launch.readiness == .tcp {
-                probes[launch.worker] = ReadinessProbe(port: launch.port, interval: options.probeInterval, now: now)
-            }
+            if launch.readiness == .tcp { probes.workerLaunched(launch.worker, port: launch.port, now: now) }
             return machine.workerLaunched(launch.worker, pid: process.pid, now: now)
         }
     }
@@ -700,24 +691,27 @@ public actor Supervisor: Service {
     }
 
     private func runDueProbes(now: Instant) {
-        for (id, probe) in probes where probe.isDue(now: now) {
-            switch LoopbackSocket.connect(port: probe.port) {
+        for attempt in probes.attemptsDue(now: now) {
+            switch LoopbackSocket.connect(port: attempt.port) {
             case .connected:
-                probes[id] = nil
-                perform(machine.workerBecameReady(id, now: now))
+                probeConnected(attempt.worker, now: now)
             case .inProgress(let fd):
-                probes[id]?.waiting = true
-                probeByKey[reactor.watchProbe(fd: fd)] = id
+                probeByKey[reactor.watchProbe(fd: fd)] = attempt.worker
             case .refused:
-                probes[id]?.failed(now: now)
+                probes.connectFailed(attempt.worker, now: now)
             }
         }
     }
 
+    /// A probe connected: the worker is ready (the machine ignores one that is gone).
+    private func probeConnected(_ id: WorkerID, now: Instant) {
+        probes.connectSucceeded(id)
+        perform(machine.workerBecameReady(id, now: now))
+    }
+
     private func armTimer() {
         guard !finished else { return }
-        let probeDeadline = probes.values.compactMap(\.nextAttempt).min()
-        let deadlines = [machine.nextDeadline(), probeDeadline].compactMap { $0 }
+        let deadlines = [machine.nextDeadline(), probes.nextDeadline].compactMap { $0 }
         reactor.setTimer(deadlines.min())
     }
 
@@ -796,33 +790,6 @@ public final class Subscription: Sendable {
 public struct ReloadFailure: Error, Sendable {
     public var message: String
     public var details: [String]
-}
-
-/// TCP readiness: connect attempts with a growing interval until one succeeds.
-struct ReadinessProbe {
-    let port: Int
-    let interval: (initial: Duration, maximum: Duration)
-    private var delay: Duration
-    private(set) var nextAttempt: Instant?
-    /// A non-blocking connect is in flight.
-    var waiting = false {
-        didSet { if waiting { nextAttempt = nil } }
-    }
-
-    init(port: Int, interval: (initial: Duration, maximum: Duration), now: Instant) {
-        self.port = port
-        self.interval = interval
-        self.delay = interval.initial
-        self.nextAttempt = now
-    }
-
-    func isDue(now: Instant) -> Bool { !waiting && (nextAttempt.map { now >= $0 } ?? false) }
-
-    mutating func failed(now: Instant) {
-        waiting = false
-        nextAttempt = now + delay
-        delay = min(delay * 2, interval.maximum)
-    }
 }
 
 /// An error of the supervisor's own machinery (not of a worker).

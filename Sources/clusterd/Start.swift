@@ -64,28 +64,11 @@ extension Clusterd {
                 logger.notice("resuming after an upgrade", metadata: ["handovers": "\(handover.handovers)"])
             }
 
-            // Sockets systemd passed (an upgraded image has them from the hand-over instead), and what a clusterd
-            // that crashed left running: its workers and router, adopted rather than started again.
             let sockets: Sockets
             let recovery: CrashRecovery?
+            let plan: StartupPlan
             do {
-                let activated = handover == nil ? try ActivatedSockets.take() : ActivatedSockets()
-                recovery =
-                    handover == nil
-                    ? CrashRecovery.plan(
-                        stateDirectory: configuration.stateDirectory,
-                        stored: activated.others,
-                        needListeners: !noRouter && activated.http.isEmpty,
-                        logger: logger
-                    ) : nil
-                if recovery == nil { for other in activated.others { close(other.fd) } }
-                sockets = try takeSockets(
-                    configuration,
-                    handover: handover,
-                    activated: activated,
-                    recoveredListeners: recovery?.routerListeners ?? [],
-                    logger: logger
-                )
+                (sockets, recovery, plan) = try takeSockets(configuration, handover: handover, logger: logger)
             } catch {
                 handover?.fallBack(because: "\(error)")
                 printToStandardError("clusterd: \(error)")
@@ -100,7 +83,7 @@ extension Clusterd {
                     listeners: sockets.router,
                     stopTimeout: (DurationSyntax.parse(limits.drainTimeout) ?? .seconds(30)) + .seconds(5),
                     logger: logger,
-                    adopting: handover?.routerPID ?? recovery?.routerPID
+                    adopting: plan.adoptedRouterPID
                 )
             // This image, kept open: an upgrade that cannot take over comes back to it.
             let thisImage = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
@@ -173,46 +156,95 @@ extension Clusterd {
             var router: [Int32]
         }
 
-        /// From the previous image (upgrade), from systemd (`control`, `http`), from a crashed clusterd's router,
-        /// or made here from the configuration.
+        /// Sockets systemd passed (an upgraded image has them from the hand-over instead), and what a clusterd
+        /// that crashed left running: its workers and router, adopted rather than started again.
         private func takeSockets(
             _ configuration: ClusterConfiguration,
             handover: Handover?,
-            activated: ActivatedSockets,
-            recoveredListeners: [Int32],
             logger: Logger
-        ) throws -> Sockets {
-            if let handover {
-                return Sockets(
-                    control: handover.controlSocketFD,
-                    ownsControlFile: handover.controlSocketOwned,
-                    router: handover.routerListenerFDs
+        ) throws -> (Sockets, CrashRecovery?, StartupPlan) {
+            let activated = handover == nil ? try ActivatedSockets.take() : ActivatedSockets()
+            let recovery = StartupPlan.crashRecoverySearch(
+                handedOver: handover != nil,
+                activatedHTTP: activated.http,
+                noRouter: noRouter
+            ).flatMap { search in
+                CrashRecovery.plan(
+                    stateDirectory: configuration.stateDirectory,
+                    stored: activated.others,
+                    needListeners: search.needsRouterListeners,
+                    logger: logger
                 )
             }
-            var router = activated.http
-            if noRouter {
-                for fd in router { close(fd) }
+            let plan = startupPlan(handover: handover, activated: activated, recovery: recovery)
+            return (try execute(plan, configuration, logger: logger), recovery, plan)
+        }
+
+        /// What to do with the sockets clusterd was given (see ``StartupPlan``).
+        private func startupPlan(
+            handover: Handover?,
+            activated: ActivatedSockets,
+            recovery: CrashRecovery?
+        ) -> StartupPlan {
+            if let handover {
+                return StartupPlan(
+                    handedOver: .init(
+                        controlSocket: handover.controlSocketFD,
+                        ownsControlFile: handover.controlSocketOwned,
+                        routerListeners: handover.routerListenerFDs,
+                        routerPID: handover.routerPID
+                    )
+                )
+            }
+            return StartupPlan(
+                activated: .init(http: activated.http, control: activated.control, others: activated.others.map(\.fd)),
+                recovered: recovery.map { .init(routerListeners: $0.routerListeners, routerPID: $0.routerPID) },
+                noRouter: noRouter
+            )
+        }
+
+        /// Executes the plan: closes what it does not use, then takes the router's listeners (from the previous
+        /// image, from systemd, from a crashed clusterd's router, or bound here) and the control socket.
+        private func execute(
+            _ plan: StartupPlan,
+            _ configuration: ClusterConfiguration,
+            logger: Logger
+        ) throws -> Sockets {
+            for fd in plan.closing { close(fd) }
+            let router: [Int32]
+            switch plan.routerListeners {
+            case .handedOver(let fds):
+                router = fds
+            case .none:
                 router = []
-            } else if router.isEmpty, !recoveredListeners.isEmpty {
-                router = recoveredListeners
+            case .recovered(let fds):
+                router = fds
                 logger.info("router listening on the sockets of the previous clusterd's router")
-            } else if router.isEmpty {
+            case .bind:
                 router = try PublicListeners.bind(configuration.listen)
                 for (address, fd) in zip(configuration.listen, router) {
                     let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
                     logger.info("router listening", metadata: ["address": "\(address.host):\(port)"])
                 }
-            } else {
+            case .activated(let fds):
+                router = fds
                 for fd in router {
                     let port = PublicListeners.port(of: fd).map(String.init) ?? "?"
                     logger.info("router listening on a socket from systemd", metadata: ["port": "\(port)"])
                 }
             }
-            if let control = activated.control {
-                return Sockets(control: control, ownsControlFile: false, router: router)
+            switch plan.control {
+            case .handedOver(let fd, let ownsFile):
+                return Sockets(control: fd, ownsControlFile: ownsFile, router: router)
+            case .activated(let fd):
+                return Sockets(control: fd, ownsControlFile: false, router: router)
+            case .openFile:
+                let control = try ControlSocketFile.open(
+                    configuration.controlSocket,
+                    groupName: configuration.controlGroup
+                )
+                return Sockets(control: control, ownsControlFile: true, router: router)
             }
-            let control = try ControlSocketFile.open(configuration.controlSocket, groupName: configuration.controlGroup)
-            return Sockets(control: control, ownsControlFile: true, router: router)
         }
     }
 }

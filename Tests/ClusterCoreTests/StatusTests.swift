@@ -83,4 +83,37 @@ struct StatusTests {
         #expect(status.retryIn == .milliseconds(1600))
         #expect(status.waiting == 0)
     }
+
+    @Test("the summary line counts tenants, ready workers and failed tenants")
+    func summary() {
+        func worker(_ serial: Int, _ state: WorkerStatus.State) -> WorkerStatus {
+            WorkerStatus(id: .acme(serial), port: 7000 + serial, state: state, inFlight: 0)
+        }
+        func tenant(_ name: String, _ state: TenantStatus.State, _ workers: [WorkerStatus] = []) -> TenantStatus {
+            TenantStatus(name: name, state: state, floor: 0, target: 0, maxWorkers: 1, workers: workers, waiting: 0)
+        }
+        func status(_ tenants: [TenantStatus]) -> ClusterStatus {
+            ClusterStatus(tenants: tenants, workerCount: 0, maxWorkers: 10, shuttingDown: false)
+        }
+
+        #expect(status([]).summary == "0 tenants, 0 workers ready, 0 failed")
+        let mixed = status([
+            tenant("acme", .running, [worker(1, .ready), worker(2, .starting), worker(3, .ready)]),
+            tenant("beta", .failed),
+            tenant("gamma", .running, [worker(4, .draining), worker(5, .ready)]),
+            tenant("delta", .failed, [worker(6, .stopping)]),
+            tenant("epsilon", .idle),
+        ])
+        #expect(mixed.summary == "5 tenants, 3 workers ready, 2 failed")
+    }
+
+    @Test("the summary of a running machine")
+    func summaryOfMachine() throws {
+        var shell = SimulatedShell(.fixture(.fixture("acme", readiness: .notify), .fixture("beta")))
+        #expect(shell.machine.status(now: shell.now).summary == "2 tenants, 0 workers ready, 0 failed")
+        shell.activate("acme")
+        #expect(shell.machine.status(now: shell.now).summary == "2 tenants, 0 workers ready, 0 failed")
+        shell.notify(.acme(1), "READY=1")
+        #expect(shell.machine.status(now: shell.now).summary == "2 tenants, 1 workers ready, 0 failed")
+    }
 }

@@ -5,6 +5,13 @@ public struct ClusterStatus: Sendable, Equatable {
     public var workerCount: Int
     public var maxWorkers: Int
     public var shuttingDown: Bool
+
+    /// "3 tenants, 2 workers ready, 0 failed": clusterd's one-line STATUS= for systemd.
+    public var summary: String {
+        let ready = tenants.reduce(0) { $0 + $1.workers.count { $0.state == .ready } }
+        let failed = tenants.count { $0.state == .failed }
+        return "\(tenants.count) tenants, \(ready) workers ready, \(failed) failed"
+    }
 }
 
 public struct TenantStatus: Sendable, Equatable {
