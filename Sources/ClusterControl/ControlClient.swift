@@ -1,3 +1,4 @@
+import ClusterCore
 import Glibc
 
 /// A blocking connection to clusterd's control socket, for a command-line tool or a test: `hello`, then requests
@@ -214,7 +215,7 @@ public final class ControlClient {
                         + "an operation already sent may still take effect)"
                 )
             }
-            let milliseconds = Self.milliseconds(left)
+            let milliseconds = left.milliseconds
             var entry = pollfd(fd: descriptor, events: events, revents: 0)
             let ready = poll(&entry, 1, Int32(clamping: milliseconds + 1))
             if ready > 0 { return }
@@ -225,11 +226,7 @@ public final class ControlClient {
     }
 
     private var timeoutText: String {
-        HumanDuration.text(milliseconds: Int(Self.milliseconds(timeout)))
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        timeout.formattedBriefly
     }
 
     private func unreachable(_ reason: String) -> ControlUnreachable {
@@ -250,5 +247,17 @@ public final class ControlClient {
         default:
             errnoText(code)
         }
+    }
+}
+
+extension ControlClient {
+    /// Where clusterd's control socket is unless told: `cluster.control_socket`'s default.
+    public static let defaultSocketPath = ClusterConfiguration.defaultControlSocket
+
+    /// The socket a client uses: `explicit` (a `--socket` option), else `$CLUSTERD_SOCKET`, else the default.
+    public static func socketPath(explicit: String?) -> String {
+        if let explicit { return explicit }
+        if let variable = getenv("CLUSTERD_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
+        return defaultSocketPath
     }
 }

@@ -11,18 +11,8 @@ extension JSONValue {
     }
 }
 
-extension String {
-    /// The string as JSON text (quoted; `"`, `\` and control characters escaped), as JSONEncoder writes it: for
-    /// JSON written by hand elsewhere in the package (clusterd's runtime record).
-    package var jsonQuoted: String {
-        var writer = JSONTextWriter(pretty: false)
-        writer.write(self)
-        return String(decoding: writer.bytes, as: UTF8.self)
-    }
-}
-
-/// A value that writes itself as JSON text: the bytes JSONEncoder writes for it (see `JSONValue.jsonText`), for
-/// the protocol's lines that grow with the cluster, where Codable's JSONEncoder takes ten times as long.
+/// A value that writes itself as JSON text: the bytes JSONEncoder writes for it (see `JSONValue.jsonText`). Every
+/// line of the protocol and every file clusterd writes goes through it; JSONEncoder takes ten times as long.
 package protocol JSONTextWritable {
     func write(to json: inout JSONTextWriter)
 }

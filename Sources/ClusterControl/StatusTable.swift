@@ -1,3 +1,5 @@
+import ClusterCore
+
 /// `clusterctl status` as text: a summary line, then one line per tenant with its workers indented under it.
 ///
 /// Columns are as wide as their widest cell; the last, free-text column (LAST ERROR, STATUS) is cut so that
@@ -56,7 +58,7 @@ public struct StatusTable: Sendable {
         let ready = tenant.workers.filter { $0.state == .ready }.count
         var lastError = tenant.lastError.map(oneLine) ?? "-"
         if tenant.state == .failed, let retryIn = tenant.retryInMilliseconds {
-            let retry = "retry in \(HumanDuration.text(milliseconds: retryIn))"
+            let retry = "retry in \(Duration.milliseconds(retryIn).formattedBriefly)"
             lastError = tenant.lastError == nil ? retry : "\(retry): \(lastError)"
         }
         return [
@@ -71,8 +73,8 @@ public struct StatusTable: Sendable {
         if let text = worker.status, !text.isEmpty { status.append(oneLine(text)) }
         return [
             "  " + oneLine(worker.id.description), worker.pid.map { "\($0)" } ?? "-", "\(worker.port)", worker.state.rawValue,
-            worker.uptimeMilliseconds.map { HumanDuration.text(milliseconds: $0) } ?? "-", "\(worker.inFlight)",
-            worker.idleInMilliseconds.map { HumanDuration.text(milliseconds: $0) } ?? "-",
+            worker.uptimeMilliseconds.map { Duration.milliseconds($0).formattedBriefly } ?? "-", "\(worker.inFlight)",
+            worker.idleInMilliseconds.map { Duration.milliseconds($0).formattedBriefly } ?? "-",
             status.isEmpty ? "-" : status.joined(separator: " "),
         ]
     }

@@ -45,18 +45,4 @@ extension Duration {
 
     /// The duration in whole milliseconds (truncated).
     public var milliseconds: Int64 { nanoseconds / 1_000_000 }
-
-    /// `"250ms"`, `"30s"`, `"5m"`, `"1h30m"`: the same notation tenants.conf uses.
-    public var formattedForHumans: String {
-        var ms = milliseconds
-        if ms == 0 { return nanoseconds == 0 ? "0s" : "<1ms" }
-        var text = ms < 0 ? "-" : ""
-        ms = ms.magnitude > Int64.max.magnitude ? .max : abs(ms)
-        let units: [(String, Int64)] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)]
-        for (unit, size) in units where ms >= size {
-            text += "\(ms / size)\(unit)"
-            ms %= size
-        }
-        return text
-    }
 }

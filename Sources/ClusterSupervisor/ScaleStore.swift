@@ -7,7 +7,7 @@ struct ScaleStore {
 
     var path: String { directory + "/scales.json" }
 
-    private struct File: Codable {
+    private struct File: Decodable {
         var version = 1
         var scales: [String: Int]
     }
@@ -26,8 +26,11 @@ struct ScaleStore {
             withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o750]
         )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(File(scales: scales)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        var json = JSONTextWriter(pretty: true)
+        json.object {
+            $0.member("scales", scales)
+            $0.member("version", 1)
+        }
+        try Data(json.bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterControl
 import Glibc
 
 /// clusterctl: operate a running clusterd over its control socket.
@@ -14,11 +15,9 @@ struct Clusterctl: ParsableCommand {
         ]
     )
 
-    static let defaultSocketPath = "/run/clusterd/control.sock"
-
     @Option(
         help: ArgumentHelp(
-            "clusterd's control socket (default: $CLUSTERD_SOCKET, else \(defaultSocketPath)).",
+            "clusterd's control socket (default: $CLUSTERD_SOCKET, else \(ControlClient.defaultSocketPath)).",
             valueName: "path"
         ),
         completion: .file()
@@ -36,14 +35,12 @@ struct Clusterctl: ParsableCommand {
 
     /// `--socket`, else `$CLUSTERD_SOCKET`, else the default path.
     var socketPath: String {
-        if let socket { return socket }
-        if let variable = getenv("CLUSTERD_SOCKET"), variable.pointee != 0 { return String(cString: variable) }
-        return Self.defaultSocketPath
+        ControlClient.socketPath(explicit: socket)
     }
 
     /// Without a subcommand there is nothing to do: a usage error.
     func run() throws {
-        StandardError.emit(Self.helpMessage())
+        StandardError.write(Self.helpMessage())
         throw ExitCode.usage
     }
 
@@ -56,7 +53,7 @@ struct Clusterctl: ParsableCommand {
             guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
             var text = fullMessage(for: error)
             if text.hasPrefix("Error: ") { text = "clusterctl: " + text.dropFirst("Error: ".count) }
-            StandardError.emit(text)
+            StandardError.write(text)
             exit(withError: ExitCode.usage)
         }
     }

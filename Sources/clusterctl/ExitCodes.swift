@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterControl
 
 /// clusterctl's exit statuses, documented in `clusterctl --help` and docs/control-protocol.md.
 extension ExitCode {
@@ -19,7 +20,14 @@ let exitStatusDiscussion = """
       3  cannot reach clusterd: no socket, no permission, refused, closed,
          or no answer within --timeout
 
-    The socket is --socket, else $CLUSTERD_SOCKET, else \(Clusterctl.defaultSocketPath).
+    The socket is --socket, else $CLUSTERD_SOCKET, else \(ControlClient.defaultSocketPath).
     Data goes to stdout, errors to stderr. The control protocol and the schema \
     of `status --json` are in docs/control-protocol.md.
     """
+
+extension StandardError {
+    /// `clusterctl: message`, then each detail line as it is.
+    static func report(_ message: String, details: [String] = []) {
+        report(message, details: details, program: "clusterctl")
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterControl
 import ClusterCore
 import TenantsFile
 
@@ -19,7 +20,7 @@ extension Clusterd {
                     "\(tenants): ok, \(names.count) tenant\(names.count == 1 ? "" : "s")\(names.isEmpty ? "" : ": " + names.joined(separator: ", "))"
                 )
             case .failure(let error):
-                printToStandardError(error.description)
+                StandardError.write(error.description)
                 throw ExitCode(1)
             }
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import ClusterCore
+import ClusterControl
 import ClusterRouter
+import ClusterSupervisor
 import Glibc
 import Logging
 import ServiceLifecycle
@@ -17,7 +19,7 @@ extension Clusterd {
 
         @Option(
             name: .customLong("control-socket"),
-            help: "clusterd's control socket (default: $CLUSTERD_SOCKET, else /run/clusterd/control.sock)."
+            help: "clusterd's control socket (default: $CLUSTERD_SOCKET, else \(ControlClient.defaultSocketPath))."
         )
         var controlSocket: String?
 
@@ -30,7 +32,13 @@ extension Clusterd {
             signal(SIGPIPE, SIG_IGN)
             LogLevelSetting.bootstrap(identifier: "clusterd-router")
             let logger = Logger(label: "clusterd.router")
-            var listeners = SocketActivation.adoptedListeners().map { ProxyListener.socket(descriptor: $0) }
+            var listeners: [ProxyListener]
+            do {
+                listeners = try ActivatedSockets.takeListeners().map { ProxyListener.socket(descriptor: $0) }
+            } catch {
+                StandardError.write("clusterd router: \(error)")
+                throw ExitCode(1)
+            }
             if listeners.isEmpty {
                 let addresses = listen.isEmpty ? [ClusterConfiguration.defaultListen.description] : listen
                 for text in addresses {
@@ -40,9 +48,7 @@ extension Clusterd {
                     listeners.append(.address(address))
                 }
             }
-            let socket =
-                controlSocket ?? getenv("CLUSTERD_SOCKET").map { String(cString: $0) }
-                ?? ClusterConfiguration.defaultControlSocket
+            let socket = ControlClient.socketPath(explicit: controlSocket)
             let router = ClusterRouter.Router(
                 controlSocket: socket,
                 listeners: listeners,
@@ -123,25 +129,5 @@ struct RouterLimits: ParsableArguments {
             "--max-connections", String(maxConnections), "--queue-timeout", queueTimeout, "--drain-timeout",
             drainTimeout,
         ]
-    }
-}
-
-/// The listening sockets passed by socket activation (`LISTEN_FDS`, `LISTEN_PID` equal to our pid), as
-/// `sd_listen_fds(1)` reads them: the variables are unset afterwards so no child inherits them.
-enum SocketActivation {
-    static func adoptedListeners() -> [Int32] {
-        defer {
-            unsetenv("LISTEN_FDS")
-            unsetenv("LISTEN_PID")
-            unsetenv("LISTEN_FDNAMES")
-        }
-        guard let pidText = getenv("LISTEN_PID").map({ String(cString: $0) }), Int32(pidText) == getpid(),
-            let countText = getenv("LISTEN_FDS").map({ String(cString: $0) }), let count = Int32(countText), count > 0
-        else { return [] }
-        return (0..<count).map { fd in
-            let descriptor = 3 + fd
-            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-            return descriptor
-        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterControl
 import ClusterCore
 import ClusterSupervisor
 import Glibc
@@ -48,7 +49,7 @@ extension Clusterd {
             do {
                 handover = try Handover.take()
             } catch {
-                printToStandardError("clusterd: \(error)")
+                StandardError.write("clusterd: \(error)")
                 throw ExitCode(1)
             }
             var configuration: ClusterConfiguration
@@ -56,7 +57,7 @@ extension Clusterd {
             case .success(let loaded): configuration = loaded
             case .failure(let error):
                 handover?.fallBack(because: "the tenants file does not load")
-                printToStandardError(error.description)
+                StandardError.write(error.description)
                 throw ExitCode(1)
             }
             overrides(&configuration)
@@ -71,7 +72,7 @@ extension Clusterd {
                 (sockets, recovery, plan) = try takeSockets(configuration, handover: handover, logger: logger)
             } catch {
                 handover?.fallBack(because: "\(error)")
-                printToStandardError("clusterd: \(error)")
+                StandardError.write("clusterd: \(error)")
                 throw ExitCode(1)
             }
             let router =
@@ -114,7 +115,7 @@ extension Clusterd {
                 )
             } catch {
                 handover?.fallBack(because: "\(error)")
-                printToStandardError("clusterd: \(error)")
+                StandardError.write("clusterd: \(error)")
                 throw ExitCode(1)
             }
             let controlServer = ControlServer(
@@ -143,7 +144,7 @@ extension Clusterd {
             do {
                 try await group.run()
             } catch {
-                printToStandardError("clusterd: \(error)")
+                StandardError.write("clusterd: \(error)")
                 throw ExitCode(1)
             }
         }

@@ -2,11 +2,6 @@ import ClusterSupervisor
 import Glibc
 import Logging
 
-func printToStandardError(_ text: String) {
-    let line = text.hasSuffix("\n") ? text : text + "\n"
-    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-}
-
 enum LogLevelSetting {
     /// Logging at the level from the environment: to the journal with structured fields (`CLUSTERD_TENANT=`, …)
     /// under `identifier` when stderr is systemd's journal stream, else lines to stderr.

@@ -47,41 +47,13 @@ public struct RuntimeRecord: Codable, Sendable {
         try Data(jsonBytes()).write(to: URL(fileURLWithPath: Self.path(in: stateDirectory)), options: .atomic)
     }
 
-    /// The record as JSON, as `load` (JSONDecoder) reads it. Written by hand: the record is rewritten whenever a
-    /// worker starts or goes, and JSONEncoder took ~20 ms for 1,000 workers, most of an activation's cost.
-    /// (Not `JSONValue.jsonText`: its numbers are Doubles, and `readyAt` nanoseconds pass 2^53 after 104 days of
-    /// uptime; every integer here must come back exact.)
+    /// The record as JSON, as `load` (JSONDecoder) reads it, by the protocol's JSONTextWriter: the record is
+    /// rewritten whenever a worker starts or goes, and JSONEncoder took ~20 ms for 1,000 workers, most of an
+    /// activation's cost. Every integer is written exact (`readyAt` nanoseconds pass 2^53 after 104 days).
     func jsonBytes() -> [UInt8] {
-        var json = "{\"version\":\(version),\"clusterdPID\":\(clusterdPID),\"notifySocketPath\":"
-        json += notifySocketPath.jsonQuoted
-        json += ",\"workers\":["
-        for (index, entry) in workers.enumerated() {
-            let worker = entry.worker
-            if index > 0 { json += "," }
-            json += "{\"startTime\":\(entry.startTime),\"worker\":{\"id\":{\"tenant\":"
-            json += worker.id.tenant.jsonQuoted
-            json += ",\"serial\":\(worker.id.serial)},\"port\":\(worker.port),\"pid\":\(worker.pid),\"state\":"
-            json += worker.state.rawValue.jsonQuoted
-            if let readyAt = worker.readyAt { json += ",\"readyAt\":{\"nanoseconds\":\(readyAt.nanoseconds)}" }
-            if let statusText = worker.statusText {
-                json += ",\"statusText\":"
-                json += statusText.jsonQuoted
-            }
-            json += "}}"
-        }
-        json += "]"
-        if let router {
-            json += ",\"router\":{\"pid\":\(router.pid),\"startTime\":\(router.startTime),\"listenerFDs\":["
-            json += router.listenerFDs.map(String.init).joined(separator: ",") + "]}"
-        }
-        json += ",\"nextSerials\":{"
-        for (index, (tenant, serial)) in nextSerials.sorted(by: { $0.key < $1.key }).enumerated() {
-            if index > 0 { json += "," }
-            json += tenant.jsonQuoted
-            json += ":\(serial)"
-        }
-        json += "}}"
-        return Array(json.utf8)
+        var json = JSONTextWriter(pretty: false)
+        json.write(self)
+        return json.bytes
     }
 
     static func remove(from stateDirectory: String) {
@@ -104,5 +76,68 @@ public enum ProcessIdentity {
     /// Whether `pid` is still the process recorded with `startTime`.
     public static func isSame(_ pid: Int32, startTime: UInt64) -> Bool {
         self.startTime(of: pid) == startTime
+    }
+}
+
+extension RuntimeRecord: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.object {
+            $0.member("clusterdPID", clusterdPID)
+            $0.member("nextSerials", nextSerials)
+            $0.member("notifySocketPath", notifySocketPath)
+            $0.member("router", router)
+            $0.member("version", version)
+            $0.member("workers", workers)
+        }
+    }
+}
+
+extension RuntimeRecord.Entry: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.object {
+            $0.member("startTime", startTime)
+            $0.member("worker", worker)
+        }
+    }
+}
+
+extension RuntimeRecord.Process: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.object {
+            $0.member("listenerFDs", listenerFDs)
+            $0.member("pid", pid)
+            $0.member("startTime", startTime)
+        }
+    }
+}
+
+/// As AdoptedWorker's Codable conformance has it (the id as an object), for JSONDecoder to read back.
+extension AdoptedWorker: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.object {
+            $0.member("id", IDObject(id: id))
+            $0.member("pid", pid)
+            $0.member("port", port)
+            $0.member("readyAt", readyAt.map { NanosecondsObject(nanoseconds: $0.nanoseconds) })
+            $0.member("state", state.rawValue)
+            $0.member("statusText", statusText)
+        }
+    }
+
+    private struct IDObject: JSONTextWritable {
+        var id: WorkerID
+        func write(to json: inout JSONTextWriter) {
+            json.object {
+                $0.member("serial", id.serial)
+                $0.member("tenant", id.tenant)
+            }
+        }
+    }
+
+    private struct NanosecondsObject: JSONTextWritable {
+        var nanoseconds: Int64
+        func write(to json: inout JSONTextWriter) {
+            json.object { $0.member("nanoseconds", nanoseconds) }
+        }
     }
 }

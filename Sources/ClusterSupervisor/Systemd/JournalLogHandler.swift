@@ -1,3 +1,4 @@
+import ClusterControl
 import CSystemd
 import Glibc
 import Logging
@@ -39,8 +40,7 @@ public struct JournalLogHandler: LogHandler {
         // journald is gone (restarting, or the socket is full): stderr still reaches it as a plain stream.
         var merged = effectiveMetadata(for: event)
         merged["logger"] = .string(label)
-        let line = "\(event.level): " + Self.message("\(event.message)", pairsFrom: merged, excluding: []) + "\n"
-        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        StandardError.write("\(event.level): " + Self.message("\(event.message)", pairsFrom: merged, excluding: []))
     }
 
     /// The journal fields for `event` from this handler: its metadata, the metadata provider's, the event's (which

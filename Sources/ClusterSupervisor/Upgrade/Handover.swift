@@ -1,4 +1,5 @@
 import CSpawn
+import ClusterControl
 import ClusterCore
 import Foundation
 import Glibc
@@ -80,11 +81,13 @@ public struct Handover: Codable, Sendable {
     /// executed (then every fd is close-on-exec again).
     func exec(_ executable: String) -> SupervisorError {
         let memfd = cspawn_memfd("clusterd-handover")
-        guard memfd >= 0, let data = try? JSONEncoder().encode(self) else {
+        guard memfd >= 0 else {
             return SupervisorError(.upgrade, "cannot write the hand-over", cause: SystemError("memfd_create"))
         }
         defer { close(memfd) }
-        _ = data.withUnsafeBytes { write(memfd, $0.baseAddress, $0.count) }
+        var json = JSONTextWriter(pretty: false)
+        json.write(self)
+        _ = json.bytes.withUnsafeBytes { Glibc.write(memfd, $0.baseAddress, $0.count) }
         let inherited = inheritedFDs + [memfd]
         // Only these cross the exec: not the control connections, nor the event loops' own fds.
         cspawn_cloexec_from(3)
@@ -110,5 +113,37 @@ public struct Handover: Codable, Sendable {
         handover.outcome = "rolled back: \(reason)"
         let error = handover.exec("/proc/self/fd/\(fallbackExecutableFD)")
         fatalError("clusterd: cannot take over after an upgrade (\(reason)), nor go back: \(error)")
+    }
+}
+
+/// The hand-over as JSON, the shape its Codable conformance reads back (the image it goes to may be older).
+extension Handover: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.object {
+            $0.member("arguments", arguments)
+            $0.member("controlSocketFD", controlSocketFD)
+            $0.member("controlSocketOwned", controlSocketOwned)
+            $0.member("fallbackExecutableFD", fallbackExecutableFD)
+            $0.member("handovers", handovers)
+            $0.member("nextSerials", nextSerials)
+            $0.member("notifyFD", notifyFD)
+            $0.member("notifySocketPath", notifySocketPath)
+            $0.member("outcome", outcome)
+            $0.member("routerListenerFDs", routerListenerFDs)
+            $0.member("routerPID", routerPID)
+            $0.member("version", version)
+            $0.member("workers", workers)
+        }
+    }
+}
+
+extension Handover.HandedWorker: JSONTextWritable {
+    package func write(to json: inout JSONTextWriter) {
+        json.object {
+            $0.member("isChild", isChild)
+            $0.member("stderrFD", stderrFD)
+            $0.member("stdoutFD", stdoutFD)
+            $0.member("worker", worker)
+        }
     }
 }
