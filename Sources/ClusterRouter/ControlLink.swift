@@ -6,24 +6,24 @@ import NIOCore
 import NIOPosix
 
 /// The router's connection to clusterd's control channel, like any other router's: hello, subscribe, keep
-/// the dispatcher's table from the snapshot and events, send `activate` and `activity`. When the connection
+/// the routing's table from the snapshot and events, send `activate` and `activity`. When the connection
 /// drops, the router keeps serving the workers it knows and reconnects with backoff, then resynchronizes
 /// from the new snapshot. Runs until cancelled (not on graceful shutdown: a draining router still reports).
 public final class ControlLink: Sendable {
     let socketPath: String
-    let dispatcher: Dispatcher
+    let routing: ClusterRouting
     let logger: Logger
     let eventLoopGroup: any EventLoopGroup
     private let current = NIOLockedValueBox<(channel: any Channel, handler: NIOLoopBound<ControlClientHandler>)?>(nil)
 
     public init(
         socketPath: String,
-        dispatcher: Dispatcher,
+        routing: ClusterRouting,
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.socketPath = socketPath
-        self.dispatcher = dispatcher
+        self.routing = routing
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
     }
@@ -47,14 +47,14 @@ public final class ControlLink: Sendable {
                     ]
                 )
             }
-            dispatcher.controlChannelLost()
+            routing.controlChannelLost()
             guard (try? await Task.sleep(for: wait)) != nil else { break }
         }
     }
 
     /// One connection, until it closes (or graceful shutdown closes it).
     private func session() async throws {
-        let dispatcher = self.dispatcher
+        let routing = self.routing
         let logger = self.logger
         let current = self.current
         defer { current.withLockedValue { $0 = nil } }
@@ -62,7 +62,7 @@ public final class ControlLink: Sendable {
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = ControlClientHandler(dispatcher: dispatcher, logger: logger)
+                    let handler = ControlClientHandler(routing: routing, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder(maximumLength: ControlCodec.maximumReplyLineLength)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                     // Known before `hello` goes out: the subscription's answer may ask for activations at once.
@@ -91,20 +91,20 @@ public final class ControlLink: Sendable {
     }
 }
 
-/// The router's conversation on one connection (event-loop confined): subscribed, it feeds the dispatcher, and
+/// The router's conversation on one connection (event-loop confined): subscribed, it feeds the routing, and
 /// sends its `activate` and `activity` requests.
 final class ControlClientHandler: ChannelInboundHandler {
     typealias InboundIn = ControlLine
     typealias OutboundOut = ByteBuffer
 
-    private let dispatcher: Dispatcher
+    private let routing: ClusterRouting
     private let logger: Logger
     private var conversation = ControlConversation(client: .router, subscribes: true)
     private var activations: [RequestID: String] = [:]
     private var context: ChannelHandlerContext?
 
-    init(dispatcher: Dispatcher, logger: Logger) {
-        self.dispatcher = dispatcher
+    init(routing: ClusterRouting, logger: Logger) {
+        self.routing = routing
         self.logger = logger
     }
 
@@ -131,7 +131,7 @@ final class ControlClientHandler: ChannelInboundHandler {
         case .greeted(_, let subscribe):
             if let subscribe { send(subscribe) }
         case .subscribed(let snapshot):
-            dispatcher.resynchronize(snapshot)
+            routing.resynchronize(snapshot)
             logger.info(
                 "control channel connected",
                 metadata: ["tenants": "\(snapshot.tenants.count)", "workers": "\(snapshot.workersTotal)"]
@@ -143,10 +143,10 @@ final class ControlClientHandler: ChannelInboundHandler {
             )
             context.close(promise: nil)
         case .event(let event):
-            dispatcher.apply(event)
+            routing.apply(event)
         case .reply(let id?, let result):
             guard let tenant = activations.removeValue(forKey: id) else { return }  // activity acknowledgements
-            dispatcher.activationAnswered(
+            routing.activationAnswered(
                 tenant: tenant,
                 result.flatMap { value in
                     Result { try value.decode(as: ActivateReply.self).workers }
@@ -168,7 +168,7 @@ final class ControlClientHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // Activations in flight are lost with the connection; the dispatcher asks again after resynchronizing.
+        // Activations in flight are lost with the connection; the routing asks again after resynchronizing.
         activations.removeAll()
         context.fireChannelInactive()
     }

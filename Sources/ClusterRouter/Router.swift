@@ -25,7 +25,7 @@ public struct RouterConfiguration: Sendable {
     }
 }
 
-/// The front router: the HTTP proxy, its dispatcher, and its control-channel link to clusterd.
+/// The front router: the HTTP proxy, its routing, and its control-channel link to clusterd.
 ///
 /// On graceful shutdown the proxy stops accepting and finishes in-flight requests while the link keeps
 /// reporting; then the link closes.
@@ -37,7 +37,7 @@ public struct Router: Service {
     let eventLoopGroup: MultiThreadedEventLoopGroup
     /// The proxy, for tests that bind port 0 and need the address.
     public let proxy: ProxyServer
-    let dispatcher: Dispatcher
+    let routing: ClusterRouting
     let link: ControlLink
 
     public init(
@@ -52,23 +52,23 @@ public struct Router: Service {
         self.configuration = configuration
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
-        // The dispatcher asks for workers through the link, and the link feeds the dispatcher.
+        // The routing asks for workers through the link, and the link feeds the routing.
         let linkBox = NIOLockedValueBox<ControlLink?>(nil)
-        let dispatcher = Dispatcher(queueTimeout: configuration.queueTimeout) { tenant, additional in
+        let routing = ClusterRouting(queueTimeout: configuration.queueTimeout) { tenant, additional in
             linkBox.withLockedValue { $0 }?.activate(tenant: tenant, additional: additional)
         }
         let link = ControlLink(
             socketPath: controlSocket,
-            dispatcher: dispatcher,
+            routing: routing,
             logger: logger,
             eventLoopGroup: eventLoopGroup
         )
         linkBox.withLockedValue { $0 = link }
-        self.dispatcher = dispatcher
+        self.routing = routing
         self.link = link
         self.proxy = ProxyServer(
             listeners: listeners,
-            dispatcher: dispatcher,
+            routing: routing,
             configuration: configuration.proxy,
             eventLoopGroup: eventLoopGroup,
             logger: logger
@@ -76,7 +76,7 @@ public struct Router: Service {
     }
 
     public func run() async throws {
-        let dispatcher = self.dispatcher
+        let routing = self.routing
         let link = self.link
         let interval = configuration.activityInterval
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -85,16 +85,16 @@ public struct Router: Service {
                 // Waits time out every 250 ms at the latest; activity is reported every `interval`.
                 var lastReport = ContinuousClock.now
                 while (try? await Task.sleep(for: .milliseconds(250))) != nil {
-                    dispatcher.timeElapsed()
+                    routing.timeElapsed()
                     if ContinuousClock.now - lastReport >= interval {
-                        link.report(dispatcher.takeActivity())
+                        link.report(routing.takeActivity())
                         lastReport = ContinuousClock.now
                     }
                 }
             }
             defer { group.cancelAll() }
             try await proxy.run()
-            link.report(dispatcher.takeActivity())
+            link.report(routing.takeActivity())
         }
     }
 }

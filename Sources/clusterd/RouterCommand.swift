@@ -8,8 +8,9 @@ import Logging
 import ServiceLifecycle
 
 extension Clusterd {
-    struct Router: AsyncParsableCommand {
+    struct RouterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "router",
             abstract: "Run the HTTP router standalone against a running clusterd's control channel.",
             discussion: """
                 Listens on the sockets passed by socket activation (LISTEN_FDS, as systemd or clusterd start \
@@ -49,7 +50,7 @@ extension Clusterd {
                 }
             }
             let socket = ControlClient.socketPath(explicit: controlSocket)
-            let router = ClusterRouter.Router(
+            let router = Router(
                 controlSocket: socket,
                 listeners: listeners,
                 configuration: try limits.configuration(),

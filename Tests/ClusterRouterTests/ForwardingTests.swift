@@ -11,8 +11,8 @@ struct ForwardingTests {
     func getThroughProxy() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
-        let dispatcher = StaticDispatcher(port: worker.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: worker.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             for _ in 0..<3 {
                 let response = try client.exchange(RawHTTPClient.get("/whoami"))
@@ -27,16 +27,16 @@ struct ForwardingTests {
             let after = try client.exchange(RawHTTPClient.get("/"))
             #expect(after.status == 200)
         }
-        #expect(dispatcher.finishedExactlyOnce)
-        #expect(dispatcher.snapshot.forwarded == 5)
+        #expect(routing.finishedExactlyOnce)
+        #expect(routing.snapshot.forwarded == 5)
     }
 
     @Test("POST bodies of 0 B and 1 KiB are echoed back", arguments: [0, 1024])
     func postEcho(size: Int) async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
-        let dispatcher = StaticDispatcher(port: worker.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: worker.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let body = String((0..<size).map { _ in Character(UnicodeScalar(UInt8.random(in: 97...122))) })
             for _ in 0..<2 {
@@ -47,14 +47,14 @@ struct ForwardingTests {
                 #expect(response.text == body)
             }
         }
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a 5 MiB POST streams through and back (curl, with its Expect: 100-continue)")
     func largePost() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
-        let dispatcher = StaticDispatcher(port: worker.port)
+        let routing = StaticRouting(port: worker.port)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -64,7 +64,7 @@ struct ForwardingTests {
         for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index >> 12) }
         let expected = Data(bytes)
         try expected.write(to: input)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        try await ProxyHarness.run(routing: routing) { proxy in
             for chunked in [false, true] {
                 var arguments = ["-H", "Host: app.test", "--data-binary", "@\(input.path)", "-o", output.path]
                 if chunked { arguments += ["-H", "Transfer-Encoding: chunked"] }
@@ -75,15 +75,15 @@ struct ForwardingTests {
                 #expect(try Data(contentsOf: output) == expected)
             }
         }
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a chunked request body is forwarded chunked and echoed back chunked")
     func chunkedRequest() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
-        let dispatcher = StaticDispatcher(port: worker.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: worker.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send("POST /echo HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n")
             try client.send("5\r\nhello\r\n")
@@ -94,14 +94,14 @@ struct ForwardingTests {
             #expect(response.text == "hello, world")
             #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
         }
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a chunked response reaches an HTTP/1.1 client chunked and an HTTP/1.0 client until close")
     func chunkedResponse() async throws {
         let backend = try await ScriptedBackend(.chunkedEcho)
-        let dispatcher = StaticDispatcher(port: backend.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: backend.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(RawHTTPClient.get("/chunks"))
             #expect(response.status == 200)
@@ -118,14 +118,14 @@ struct ForwardingTests {
             #expect(old.peerClosed)
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("keep-alive connections to the worker are reused")
     func upstreamReuse() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: backend.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             for index in 0..<10 {
                 #expect(try client.exchange(RawHTTPClient.get("/\(index)")).status == 200)
@@ -140,14 +140,14 @@ struct ForwardingTests {
             #expect(backend.requests == 20)
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("hop-by-hop headers are removed both ways; X-Forwarded-For/-Proto/-Host are set; Host is kept")
     func forwardedHeaders() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: backend.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(
                 "GET /h HTTP/1.1\r\nHost: App.Test:8080\r\nConnection: keep-alive, X-Private\r\nX-Private: 1\r\n"
@@ -168,19 +168,19 @@ struct ForwardingTests {
             #expect(response.header("x-backend-private") == nil)
             #expect(response.header("keep-alive") == nil)
             #expect(response.header("connection") == nil)
-            #expect(dispatcher.snapshot.queries.last?.host == "app.test")
+            #expect(routing.snapshot.queries.last?.host == "app.test")
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("route cookie is read from any Cookie header; Set-Cookie and X-Clusterd-Cold-Start are added")
     func cookieAndColdStart() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "app.test": .init(ports: [backend.port], setRouteCookie: "app#2", coldStart: .milliseconds(1234))
         ])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(
                 RawHTTPClient.get("/", extraHeaders: "Cookie: a=1\r\nCookie: b=2; clusterd_route=app#7; c=3\r\n")
@@ -188,19 +188,19 @@ struct ForwardingTests {
             #expect(response.status == 200)
             #expect(response.header("x-clusterd-cold-start") == "1234")
             #expect(response.header("set-cookie") == "clusterd_route=app#2; Path=/; HttpOnly; SameSite=Lax")
-            #expect(dispatcher.snapshot.queries.last?.routeCookie == "app#7")
+            #expect(routing.snapshot.queries.last?.routeCookie == "app#7")
             _ = try client.exchange(RawHTTPClient.get("/"))
-            #expect(dispatcher.snapshot.queries.last?.routeCookie == nil)
+            #expect(routing.snapshot.queries.last?.routeCookie == nil)
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("pipelined requests are answered in order, one at a time")
     func pipelining() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: backend.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(
                 RawHTTPClient.get("/1") + "POST /2 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\n\r\nabc"
@@ -215,17 +215,17 @@ struct ForwardingTests {
             }
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
-        #expect(dispatcher.snapshot.forwarded == 4)
+        #expect(routing.finishedExactlyOnce)
+        #expect(routing.snapshot.forwarded == 4)
     }
 
     @Test("idle pooled connections to a worker are closed after the idle timeout")
     func upstreamIdleTimeout() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
+        let routing = StaticRouting(port: backend.port)
         var configuration = ProxyConfiguration()
         configuration.upstreamIdleTimeout = .milliseconds(200)
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
             #expect(backend.closedConnections == 0)
@@ -234,6 +234,6 @@ struct ForwardingTests {
             #expect(backend.connections == 2)
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 }

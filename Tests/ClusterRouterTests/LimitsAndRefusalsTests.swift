@@ -4,13 +4,13 @@ import ClusterRouter
 import Foundation
 import Testing
 
-/// What the proxy answers itself: refusals from the dispatcher, request smuggling, size limits and slow clients.
+/// What the proxy answers itself: refusals from the routing, request smuggling, size limits and slow clients.
 @Suite("Limits and refusals", .serialized, .timeLimit(.minutes(1)))
 struct LimitsAndRefusalsTests {
     @Test("the router's own refusals: queue full 503 with Retry-After; clusterd's start-failed 502, start-timeout 504, unknown-tenant 404")
-    func dispatcherRefusals() async throws {
-        let app = OneTenantDispatcher(queueLimit: 1)
-        try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
+    func routingRefusals() async throws {
+        let app = OneTenantRouting(queueLimit: 1)
+        try await ProxyHarness.run(routing: app.routing) { proxy in
             for (code, status) in [(ControlError.Code.startFailed, 502), (.startTimeout, 504), (.unknownTenant, 404)] {
                 let waiting = try RawHTTPClient(port: proxy.port)
                 try waiting.send(RawHTTPClient.get("/"))
@@ -33,14 +33,14 @@ struct LimitsAndRefusalsTests {
     @Test("refusals: 404 for an unknown host, 503 with Retry-After; the connection stays usable")
     func refusals() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "app.test": .init(ports: [backend.port]),
             "full.test": .init(
                 ports: [],
                 refusal: RouterRefusal(status: .serviceUnavailable, reason: "queue full", retryAfterSeconds: 7)
             ),
         ])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let unknown = try client.exchange(RawHTTPClient.get("/", host: "nobody.test"))
             #expect(unknown.status == 404)
@@ -60,7 +60,7 @@ struct LimitsAndRefusalsTests {
         }
         await backend.stop()
         #expect(backend.requests == 1)
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     static let smuggling: [(String, String)] = [
@@ -84,8 +84,8 @@ struct LimitsAndRefusalsTests {
     @Test("request smuggling and malformed heads get 400 and never reach a worker", arguments: Self.smuggling)
     func smugglingRejected(_ name: String, _ headers: String) async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: backend.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send("POST /echo HTTP/1.1\r\nHost: app.test\r\n\(headers)\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n")
             let response = try client.readResponse()
@@ -95,13 +95,13 @@ struct LimitsAndRefusalsTests {
         }
         await backend.stop()
         #expect(backend.requests == 0)
-        #expect(dispatcher.snapshot.forwarded == 0)
+        #expect(routing.snapshot.forwarded == 0)
     }
 
     @Test("missing Host on HTTP/1.1 and HTTP/1.0 with Transfer-Encoding get 400")
     func hostAndVersion() async throws {
-        let dispatcher = StaticDispatcher(port: 1)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: 1)
+        try await ProxyHarness.run(routing: routing) { proxy in
             for request in [
                 "GET / HTTP/1.1\r\n\r\n",
                 "POST / HTTP/1.0\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -112,13 +112,13 @@ struct LimitsAndRefusalsTests {
                 #expect(response.status == 400, "\(request.debugDescription): \(response)")
             }
         }
-        #expect(dispatcher.snapshot.routed == 0)
+        #expect(routing.snapshot.routed == 0)
     }
 
     @Test("a request head over the limit gets 431 (one large header, many headers, a long URL)")
     func headerTooLarge() async throws {
-        let dispatcher = StaticDispatcher(port: 1)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: 1)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let big = String(repeating: "a", count: 20 * 1024)
             let many = (0..<400).map { "X-Header-\($0): \(String(repeating: "v", count: 40))\r\n" }.joined()
             for request in [
@@ -132,7 +132,7 @@ struct LimitsAndRefusalsTests {
                 #expect(response.status == 431)
                 #expect(client.waitForClose(seconds: 5))
             }
-            // Just under the limit still works (refused by the dispatcher double, but read and routed).
+            // Just under the limit still works (refused by the routing double, but read and routed).
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(
                 RawHTTPClient.get(
@@ -148,10 +148,10 @@ struct LimitsAndRefusalsTests {
     @Test("a Content-Length over the body limit gets 413 at once, without the body being sent")
     func bodyTooLarge() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
+        let routing = StaticRouting(port: backend.port)
         var configuration = ProxyConfiguration()
         configuration.maxBodyBytes = 1000
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send("POST /echo HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5000\r\n\r\n")
             let response = try client.readResponse()
@@ -169,16 +169,16 @@ struct LimitsAndRefusalsTests {
         }
         await backend.stop()
         #expect(backend.requests <= 1)
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a slowloris client gets 408 and is closed while another client is served")
     func slowloris() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
+        let routing = StaticRouting(port: backend.port)
         var configuration = ProxyConfiguration()
         configuration.requestHeadTimeout = .seconds(1)
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let slow = try RawHTTPClient(port: proxy.port)
             let fast = try RawHTTPClient(port: proxy.port)
             let trickle = Array(
@@ -203,17 +203,17 @@ struct LimitsAndRefusalsTests {
             #expect(try fast.exchange(RawHTTPClient.get("/fast")).status == 200)
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a stalled request body gets 408; an idle keep-alive connection is closed")
     func bodyAndIdleTimeouts() async throws {
         let backend = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(port: backend.port)
+        let routing = StaticRouting(port: backend.port)
         var configuration = ProxyConfiguration()
         configuration.bodyReadTimeout = .milliseconds(500)
         configuration.keepAliveTimeout = .milliseconds(500)
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let stalled = try RawHTTPClient(port: proxy.port)
             try stalled.send("POST /echo HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\nabc")
             let response = try stalled.readResponse()
@@ -227,15 +227,15 @@ struct LimitsAndRefusalsTests {
             #expect(ContinuousClock.now - started >= .milliseconds(300))
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("beyond the connection limit a new connection gets 503 and is closed")
     func connectionLimit() async throws {
-        let dispatcher = StaticDispatcher(port: 1)
+        let routing = StaticRouting(port: 1)
         var configuration = ProxyConfiguration()
         configuration.maxClientConnections = 2
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let first = try RawHTTPClient(port: proxy.port)
             let second = try RawHTTPClient(port: proxy.port)
             #expect(await eventually { proxy.server.openConnections == 2 })
@@ -250,10 +250,10 @@ struct LimitsAndRefusalsTests {
 
     @Test("beyond the connection limit, a client that sends its request at once still reads the 503, not a reset")
     func connectionLimitWithRequestSent() async throws {
-        let dispatcher = StaticDispatcher(port: 1)
+        let routing = StaticRouting(port: 1)
         var configuration = ProxyConfiguration()
         configuration.maxClientConnections = 1
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let holder = try RawHTTPClient(port: proxy.port)
             #expect(await eventually { proxy.server.openConnections == 1 })
             let outcomes = try Self.postLargeBodies(port: proxy.port, host: "app.test", times: 40)
@@ -264,8 +264,8 @@ struct LimitsAndRefusalsTests {
 
     @Test("a refusal while the client still sends a large body: it reads the 404, not a reset")
     func refusalWithLargeBodySent() async throws {
-        let dispatcher = StaticDispatcher(port: 1)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: 1)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let outcomes = try Self.postLargeBodies(port: proxy.port, host: "nobody.test", times: 40)
             #expect(outcomes == ["exit 0 http 404": 40])
         }

@@ -12,11 +12,11 @@ struct ServerLifecycleTests {
         // The busy request's worker answers only when told to, after the stop has visibly begun: with a worker
         // that answers after a fixed sleep, a test starved for that long saw the answer pass before the stop.
         let held = try await ScriptedBackend(.answerWhenReleased)
-        let dispatcher = StaticDispatcher(port: held.port)
+        let routing = StaticRouting(port: held.port)
         let started = ContinuousClock.now
         // One event loop: the stop tells every connection on a loop at once, so once the idle one has closed,
         // the busy one knows the server is stopping (on two loops, its answer could get there first).
-        try await ProxyHarness.run(dispatcher: dispatcher, eventLoopGroup: Self.oneLoop) { proxy in
+        try await ProxyHarness.run(routing: routing, eventLoopGroup: Self.oneLoop) { proxy in
             let idle = try RawHTTPClient(port: proxy.port)
             try idle.send(RawHTTPClient.get("/"))
             #expect(await eventually { held.requests == 1 })
@@ -39,17 +39,17 @@ struct ServerLifecycleTests {
         }
         #expect(ContinuousClock.now - started < .seconds(20), "well under the 30 s drain timeout")
         await held.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("the drain timeout bounds the stop: a request that never ends is cut off")
     func drainTimeout() async throws {
         let silent = try await ScriptedBackend(.neverAnswer)
-        let dispatcher = StaticDispatcher(port: silent.port)
+        let routing = StaticRouting(port: silent.port)
         var configuration = ProxyConfiguration()
         configuration.drainTimeout = .milliseconds(300)
         let started = ContinuousClock.now
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(RawHTTPClient.get("/"))
             #expect(await eventually { silent.requests == 1 })
@@ -60,20 +60,20 @@ struct ServerLifecycleTests {
         }
         #expect(ContinuousClock.now - started < .seconds(20), "the stop did not wait for the request that never ends")
         await silent.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("listens on IPv4 and IPv6 at once")
     func ipv6() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "::1": .init(ports: [worker.port]), "127.0.0.1": .init(ports: [worker.port]),
         ])
         let listeners: [ProxyListener] = [
             .address(ListenAddress(host: "127.0.0.1", port: 0)), .address(ListenAddress(host: "::1", port: 0)),
         ]
-        try await ProxyHarness.run(dispatcher: dispatcher, listeners: listeners) { proxy in
+        try await ProxyHarness.run(routing: routing, listeners: listeners) { proxy in
             let addresses = try await proxy.server.listeningAddresses()
             #expect(addresses.count == 2)
             let v6Port = try #require(addresses[1].port)
@@ -83,9 +83,9 @@ struct ServerLifecycleTests {
             let forwarded = try Curl.run(["http://127.0.0.1:\(proxy.port)/"])
             #expect(forwarded.status == 0)
         }
-        // curl sends `Host: [::1]:port`: the IPv6 literal reaches the dispatcher without brackets and port.
-        #expect(dispatcher.snapshot.queries.map(\.host) == ["::1", "127.0.0.1"])
-        #expect(dispatcher.finishedExactlyOnce)
+        // curl sends `Host: [::1]:port`: the IPv6 literal reaches the routing without brackets and port.
+        #expect(routing.snapshot.queries.map(\.host) == ["::1", "127.0.0.1"])
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("adopts an already listening socket by fd and keeps its own backlog (NIO would set 128)")
@@ -93,15 +93,15 @@ struct ServerLifecycleTests {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
         let (descriptor, port) = try Self.listeningSocket(backlog: 777)
-        let dispatcher = StaticDispatcher(port: worker.port)
-        try await ProxyHarness.run(dispatcher: dispatcher, listeners: [.socket(descriptor: descriptor)]) { proxy in
+        let routing = StaticRouting(port: worker.port)
+        try await ProxyHarness.run(routing: routing, listeners: [.socket(descriptor: descriptor)]) { proxy in
             #expect(proxy.port == port)
             let client = try RawHTTPClient(port: port)
             #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
             let listing = try Self.listenQueue(port: port)
             #expect(listing == 777)
         }
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a shared listening socket made blocking by another process stalls nothing (one accept per readiness)")
@@ -109,9 +109,9 @@ struct ServerLifecycleTests {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
         let (descriptor, port) = try Self.listeningSocket(backlog: 128)
-        let dispatcher = StaticDispatcher(port: worker.port)
+        let routing = StaticRouting(port: worker.port)
         try await ProxyHarness.run(
-            dispatcher: dispatcher,
+            routing: routing,
             listeners: [.socket(descriptor: descriptor)],
             eventLoopGroup: Self.oneLoop
         ) { proxy in
@@ -132,7 +132,7 @@ struct ServerLifecycleTests {
                 #expect(try kept.exchange(RawHTTPClient.get("/")).status == 200)
             }
         }
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     /// One event loop: the listening socket and every connection share it, so a blocked accept stalls them all.

@@ -15,10 +15,10 @@ struct WorkerFailureTests {
     func failsBeforeResponse(_ behaviour: ScriptedBackend.Behaviour) async throws {
         let bad = try await ScriptedBackend(behaviour)
         let good = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "bad.test": .init(ports: [bad.port]), "app.test": .init(ports: [good.port]),
         ])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let failed = try client.exchange(RawHTTPClient.get("/", host: "bad.test"))
             #expect(failed.status == 502)
@@ -33,7 +33,7 @@ struct WorkerFailureTests {
         }
         await bad.stop()
         await good.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a demo-worker killed mid-request gives 502; a new worker then serves")
@@ -44,10 +44,10 @@ struct WorkerFailureTests {
             first.stop()
             second.stop()
         }
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "app.test": .init(ports: [first.port]), "next.test": .init(ports: [second.port]),
         ])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(RawHTTPClient.get("/sleep?ms=5000"))
             try await Task.sleep(for: .milliseconds(200))
@@ -56,20 +56,20 @@ struct WorkerFailureTests {
             #expect(response.status == 502)
             #expect(try client.exchange(RawHTTPClient.get("/whoami", host: "next.test")).status == 200)
         }
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a worker that resets mid-response: the client connection is closed, not left hanging")
     func resetMidResponse() async throws {
         let backend = try await ScriptedBackend(.resetMidResponse)
-        let dispatcher = StaticDispatcher(port: backend.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: backend.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(RawHTTPClient.get("/"))
             #expect(client.waitForClose(seconds: 5))
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("an unreachable worker is reported and the request routed to the next; every stale worker is tried")
@@ -79,80 +79,80 @@ struct WorkerFailureTests {
         let closed = try (0..<8).map { _ in try FreePort.take() }
         let (first, stale, gone) = (closed[0], Array(closed[1...4]), Array(closed[5...7]))
         // "stale.test": the four workers of a scale-down that stopped listening before the router heard of it.
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "app.test": .init(ports: [first, worker.port]),
             "stale.test": .init(ports: stale + [worker.port]),
             "gone.test": .init(ports: gone),
         ])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(RawHTTPClient.get("/whoami"))
             #expect(response.status == 200)
-            #expect(dispatcher.snapshot.unreachable.map(\.port) == [first])
+            #expect(routing.snapshot.unreachable.map(\.port) == [first])
 
             let afterStale = try client.exchange(RawHTTPClient.get("/", host: "stale.test"))
             #expect(afterStale.status == 200, "past four unreachable workers, the fifth answers")
-            #expect(dispatcher.snapshot.unreachable.map(\.port) == [first] + stale)
+            #expect(routing.snapshot.unreachable.map(\.port) == [first] + stale)
 
-            // No worker left: the dispatcher's own refusal, after every one was tried.
+            // No worker left: the routing's own refusal, after every one was tried.
             let none = try client.exchange(RawHTTPClient.get("/", host: "gone.test"))
             #expect(none.status == 502)
             #expect(none.text == "no live worker\n")
-            #expect(dispatcher.snapshot.unreachable.map(\.port) == [first] + stale + gone)
+            #expect(routing.snapshot.unreachable.map(\.port) == [first] + stale + gone)
             #expect(try client.exchange(RawHTTPClient.get("/")).status == 200)
         }
-        #expect(dispatcher.finishedExactlyOnce)
-        #expect(dispatcher.snapshot.forwarded == 2 + 5 + 3 + 1)
+        #expect(routing.finishedExactlyOnce)
+        #expect(routing.snapshot.forwarded == 2 + 5 + 3 + 1)
     }
 
     @Test("a worker still offered after it was unreachable is tried again twice, then 502")
     func unreachableRepeated() async throws {
         let closed = try FreePort.take()
-        let dispatcher = StaticDispatcher(["app.test": .init(ports: [closed], workerPerPort: true)])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(["app.test": .init(ports: [closed], workerPerPort: true)])
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(RawHTTPClient.get("/"))
             #expect(response.status == 502)
             #expect(response.text == "worker unreachable\n")
-            #expect(dispatcher.snapshot.unreachable.map(\.port) == [closed, closed, closed])
-            #expect(dispatcher.snapshot.inFlight == 0)
+            #expect(routing.snapshot.unreachable.map(\.port) == [closed, closed, closed])
+            #expect(routing.snapshot.inFlight == 0)
         }
-        #expect(dispatcher.snapshot.forwarded == 3)
-        #expect(dispatcher.snapshot.finished.count == 3)
+        #expect(routing.snapshot.forwarded == 3)
+        #expect(routing.snapshot.finished.count == 3)
     }
 
     @Test("at most maxRouteAttempts connects for one request, however many workers are unreachable")
     func attemptsBounded() async throws {
         let closed = try (0..<20).map { _ in try FreePort.take() }
-        let dispatcher = StaticDispatcher(["app.test": .init(ports: closed)])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(["app.test": .init(ports: closed)])
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let response = try client.exchange(RawHTTPClient.get("/"))
             #expect(response.status == 502)
             #expect(response.text == "worker unreachable\n")
         }
-        #expect(dispatcher.snapshot.unreachable.map(\.port) == Array(closed.prefix(ProxyConfiguration().maxRouteAttempts)))
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.snapshot.unreachable.map(\.port) == Array(closed.prefix(ProxyConfiguration().maxRouteAttempts)))
+        #expect(routing.finishedExactlyOnce)
     }
 
-    @Test("the router's dispatcher: past a scale-down's stale workers, the request waits for their drain, then one")
+    @Test("the router's routing: past a scale-down's stale workers, the request waits for their drain, then one")
     func staleWorkersThenActivation() async throws {
         let worker = try DemoWorkerProcess()
         defer { worker.stop() }
         let stale = try (0..<3).map { _ in try FreePort.take() }
         // clusterd's view a moment ago: three ready workers, which have since stopped listening.
-        let app = OneTenantDispatcher(readyPorts: stale)
-        try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
+        let app = OneTenantRouting(readyPorts: stale)
+        try await ProxyHarness.run(routing: app.routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(RawHTTPClient.get("/whoami"))
             // Every stale worker tried and held: the request waits, and clusterd, which would list them again,
             // is not asked until it reports them draining.
-            #expect(await eventually { app.dispatcher.waitingCount(tenant: "app") == 1 })
+            #expect(await eventually { app.routing.waitingCount(tenant: "app") == 1 })
             #expect(app.activations == [])
             for serial in 1...3 {
                 var draining = ControlEvent(event: .workerDraining, tenant: "app", worker: WorkerID(tenant: "app", serial: serial))
                 draining.reason = "scaled down"
-                app.dispatcher.apply(draining)
+                app.routing.apply(draining)
             }
             #expect(await eventually { app.activations == ["app"] })
             app.answer(worker: "app#4", port: worker.port)
@@ -163,20 +163,20 @@ struct WorkerFailureTests {
         #expect(app.activations == ["app"])
     }
 
-    @Test("the router's dispatcher: a worker clusterd keeps listing that refuses is tried after each hold, then 502")
+    @Test("the router's routing: a worker clusterd keeps listing that refuses is tried after each hold, then 502")
     func unreachableHoldEnds() async throws {
-        let app = OneTenantDispatcher(readyPorts: [try FreePort.take()])
+        let app = OneTenantRouting(readyPorts: [try FreePort.take()])
         // The router's own ticker, which ends holds (the harness runs no Router).
         let stop = Atomic<Bool>(false)
         let ticker = Thread {
             while !stop.load(ordering: .relaxed) {
-                app.dispatcher.timeElapsed()
+                app.routing.timeElapsed()
                 usleep(20_000)
             }
         }
         ticker.start()
         defer { stop.store(true, ordering: .relaxed) }
-        try await ProxyHarness.run(dispatcher: app.dispatcher) { proxy in
+        try await ProxyHarness.run(routing: app.routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             // Before the first refusal: each hold ends at least `unreachableHold` after it began.
             let sent = ContinuousClock.now
@@ -193,8 +193,8 @@ struct WorkerFailureTests {
     @Test("a pooled connection the worker closed is replaced by a fresh one, once, without an error")
     func stalePooledConnection() async throws {
         let backend = try await ScriptedBackend(.dropSecondRequest)
-        let dispatcher = StaticDispatcher(port: backend.port)
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(port: backend.port)
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             #expect(try client.exchange(RawHTTPClient.get("/1")).status == 200)
             #expect(try client.exchange(RawHTTPClient.get("/2")).status == 200)
@@ -204,7 +204,7 @@ struct WorkerFailureTests {
             #expect(backend.connections == 3)
         }
         await backend.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     /// A POST the worker may have acted on is not sent to another worker.
@@ -212,8 +212,8 @@ struct WorkerFailureTests {
     func workerDiesWithReusedConnection(method: String) async throws {
         let dying = try await ScriptedBackend(.dieOnSecondRequest)
         let next = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher(["app.test": .init(ports: [dying.port, next.port])])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(["app.test": .init(ports: [dying.port, next.port])])
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             #expect(try client.exchange(RawHTTPClient.get("/1")).text.contains("GET /1"))
             let response = try client.exchange(
@@ -228,61 +228,61 @@ struct WorkerFailureTests {
                 #expect(next.requests == 0, "not sent to another worker")
             }
             #expect(dying.requests == 2)
-            #expect(dispatcher.snapshot.unreachable.map(\.port) == [dying.port])
+            #expect(routing.snapshot.unreachable.map(\.port) == [dying.port])
         }
         await dying.stop()
         await next.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a client that leaves while its request waits for routing cancels it")
     func clientLeavesWhileRouting() async throws {
-        let dispatcher = StaticDispatcher(["app.test": .init(ports: [], hold: true)])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        let routing = StaticRouting(["app.test": .init(ports: [], hold: true)])
+        try await ProxyHarness.run(routing: routing) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             try client.send(RawHTTPClient.get("/"))
-            #expect(await eventually { dispatcher.snapshot.routed == 1 })
+            #expect(await eventually { routing.snapshot.routed == 1 })
             _ = consume client
-            #expect(await eventually { dispatcher.snapshot.cancelled.count == 1 })
+            #expect(await eventually { routing.snapshot.cancelled.count == 1 })
         }
-        dispatcher.releaseHeld()
+        routing.releaseHeld()
     }
 
     @Test("a worker handed over after the client left is finished at once; so is one that never answers")
     func clientLeavesAfterRouting() async throws {
         let silent = try await ScriptedBackend(.neverAnswer)
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "slow.test": .init(ports: [silent.port], delay: .milliseconds(300)),
             "app.test": .init(ports: [silent.port]),
         ])
-        try await ProxyHarness.run(dispatcher: dispatcher) { proxy in
+        try await ProxyHarness.run(routing: routing) { proxy in
             do {
                 let client = try RawHTTPClient(port: proxy.port)
                 try client.send(RawHTTPClient.get("/", host: "slow.test"))
-                #expect(await eventually { dispatcher.snapshot.routed == 1 })
+                #expect(await eventually { routing.snapshot.routed == 1 })
             }
-            #expect(await eventually { dispatcher.snapshot.finished.count == 1 })
+            #expect(await eventually { routing.snapshot.finished.count == 1 })
             do {
                 let client = try RawHTTPClient(port: proxy.port)
                 try client.send("POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
                 #expect(await eventually { silent.requests == 1 })
             }
-            #expect(await eventually { dispatcher.snapshot.finished.count == 2 })
+            #expect(await eventually { routing.snapshot.finished.count == 2 })
         }
         await silent.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 
     @Test("a worker that never begins its response: 504 after the response timeout, naming the worker; a slow body does not count")
     func responseTimeout() async throws {
         let silent = try await ScriptedBackend(.neverAnswer)
         let good = try await ScriptedBackend(.echoHeaders)
-        let dispatcher = StaticDispatcher([
+        let routing = StaticRouting([
             "silent.test": .init(ports: [silent.port]), "app.test": .init(ports: [good.port]),
         ])
         var configuration = ProxyConfiguration()
         configuration.upstreamResponseTimeout = .milliseconds(500)
-        try await ProxyHarness.run(dispatcher: dispatcher, configuration: configuration) { proxy in
+        try await ProxyHarness.run(routing: routing, configuration: configuration) { proxy in
             let client = try RawHTTPClient(port: proxy.port)
             let started = ContinuousClock.now
             let timedOut = try client.exchange(RawHTTPClient.get("/", host: "silent.test"))
@@ -304,6 +304,6 @@ struct WorkerFailureTests {
         }
         await silent.stop()
         await good.stop()
-        #expect(dispatcher.finishedExactlyOnce)
+        #expect(routing.finishedExactlyOnce)
     }
 }

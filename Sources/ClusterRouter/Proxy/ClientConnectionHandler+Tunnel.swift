@@ -40,9 +40,9 @@ extension ClientConnectionHandler {
         self.exchange!.target = nil
         self.exchange!.upstream = nil
         upstream.detach()
-        let dispatcher = self.environment.dispatcher
+        let routing = self.environment.routing
         let lifetime = TunnelHandler.Lifetime {
-            if let target { dispatcher.finished(target) }
+            if let target { routing.finished(target) }
         }
         let (clientSide, workerSide) = TunnelHandler.pair(lifetime: lifetime)
         let clientChannel = context.channel

@@ -72,11 +72,11 @@ extension ClientConnectionHandler {
         self.resumeReadingIfWanted()
     }
 
-    /// Connecting failed: tell the dispatcher (which stops routing to that worker), then route again. Attempts on
+    /// Connecting failed: tell the routing (which stops routing to that worker), then route again. Attempts on
     /// a worker already found unreachable are bounded by `maxRouteRetries`, all attempts by `maxRouteAttempts`.
     private func upstreamUnreachable() {
         guard let exchange = self.exchange, let target = exchange.target else { return }
-        self.environment.dispatcher.unreachable(target)
+        self.environment.routing.unreachable(target)
         self.finishTarget()
         // The request went out on a kept-alive connection that then closed, and the worker now refuses: it died
         // with the request, which it may have acted on. Only an idempotent request is sent to another worker.

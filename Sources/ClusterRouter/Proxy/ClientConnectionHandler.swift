@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Serves one client connection: validates each request, routes it through the ``RequestDispatcher``, forwards it
+/// Serves one client connection: validates each request, routes it through the ``RequestRouting``, forwards it
 /// to a worker over a pooled connection of the same event loop, and streams the response back.
 ///
 /// One request at a time: parts of a pipelined next request that the decoder already produced wait in
@@ -17,7 +17,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// What a connection is given by the server.
     struct Environment {
         let configuration: ProxyConfiguration
-        let dispatcher: any RequestDispatcher
+        let routing: any RequestRouting
         let pool: UpstreamConnectionPool
         let headGuard: RequestHeadGuard
         let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
@@ -30,7 +30,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     enum State {
         /// Between requests.
         case awaitingHead
-        /// The dispatcher has the request.
+        /// The routing has the request.
         case routing
         /// A worker is chosen; its connection is being opened.
         case connecting
@@ -123,7 +123,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         if var exchange = self.exchange {
             if let ticket = exchange.ticket {
                 exchange.ticket = nil
-                self.environment.dispatcher.cancel(ticket)
+                self.environment.routing.cancel(ticket)
             }
             self.exchange = exchange
             self.abortUpstream()
@@ -391,7 +391,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard let context = self.context, let exchange = self.exchange else { return }
         let id = exchange.id
         let query = RouteQuery(host: exchange.inspected.host, routeCookie: exchange.inspected.routeCookie)
-        switch self.environment.dispatcher.route(query, on: context.eventLoop) {
+        switch self.environment.routing.route(query, on: context.eventLoop) {
         case .now(let result):
             self.routeCompleted(.success(result), exchangeID: id)
         case .later(let ticket, let future):
@@ -406,7 +406,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard self.state == .routing, self.exchange?.id == exchangeID else {
             // The client left (or the request was answered) meanwhile: give back a worker we were handed.
             if case .success(.forward(let target)) = result {
-                self.environment.dispatcher.finished(target)
+                self.environment.routing.finished(target)
             }
             return
         }
@@ -439,6 +439,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     func finishTarget() {
         guard let target = self.exchange?.target else { return }
         self.exchange!.target = nil
-        self.environment.dispatcher.finished(target)
+        self.environment.routing.finished(target)
     }
 }

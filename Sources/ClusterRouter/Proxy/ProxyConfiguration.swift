@@ -26,7 +26,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var upstreamIdleTimeout: Duration = .seconds(30)
     /// How many times a request is routed again to a worker it already found unreachable (one clusterd still
     /// reports ready) before the client gets 502; 0 gives 502 at the first unreachable worker. Routing again to a
-    /// different worker does not count: an unreachable worker is dropped from routing (the dispatcher holds it
+    /// different worker does not count: an unreachable worker is dropped from routing (the routing holds it
     /// out until clusterd reports it gone, or for `TenantDispatch.unreachableHold`), so a request that meets the
     /// stale workers of a scale-down, a restart or a crash clusterd has not handled yet goes on to the next one,
     /// or waits for a new one, instead of failing.

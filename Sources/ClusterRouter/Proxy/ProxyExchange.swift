@@ -15,7 +15,7 @@ struct ProxyExchange {
 
     /// The pending routing request, until it completes.
     var ticket: RouteTicket?
-    /// The worker, while held (``RequestDispatcher/finished(_:)`` releases it exactly once).
+    /// The worker, while held (``RequestRouting/finished(_:)`` releases it exactly once).
     var target: ForwardTarget?
     /// Workers this request could not connect to, in order (a worker may appear again if clusterd still reports
     /// it ready).

@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// The router's HTTP front: accepts client connections and proxies each request to the worker the
-/// ``RequestDispatcher`` picks.
+/// ``RequestRouting`` picks.
 ///
 /// A ServiceLifecycle `Service`: ``run()`` listens until a graceful shutdown (or ``triggerGracefulShutdown()``), then
 /// stops accepting, lets in-flight requests finish within ``ProxyConfiguration/drainTimeout`` (idle keep-alive
@@ -22,7 +22,7 @@ public final class ProxyServer: Service, Sendable {
     }
 
     private let listeners: [ProxyListener]
-    private let dispatcher: any RequestDispatcher
+    private let routing: any RequestRouting
     private let configuration: ProxyConfiguration
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
@@ -34,13 +34,13 @@ public final class ProxyServer: Service, Sendable {
     ///   - eventLoopGroup: client connections and their worker connections share a loop; defaults to one per core.
     public init(
         listeners: [ProxyListener],
-        dispatcher: any RequestDispatcher,
+        routing: any RequestRouting,
         configuration: ProxyConfiguration = ProxyConfiguration(),
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
         logger: Logger = Logger(label: "clusterd.router.proxy")
     ) {
         self.listeners = listeners
-        self.dispatcher = dispatcher
+        self.routing = routing
         self.configuration = configuration
         self.group = eventLoopGroup
         self.logger = logger
@@ -163,7 +163,7 @@ public final class ProxyServer: Service, Sendable {
 
     private func makeBootstrap(pools: UpstreamPools) -> ServerBootstrap {
         let configuration = self.configuration
-        let dispatcher = self.dispatcher
+        let routing = self.routing
         let connections = self.connections
         let logger = self.logger
         return ServerBootstrap(group: self.group)
@@ -181,7 +181,7 @@ public final class ProxyServer: Service, Sendable {
                     try Self.setUpConnection(
                         channel,
                         configuration: configuration,
-                        dispatcher: dispatcher,
+                        routing: routing,
                         pools: pools,
                         connections: connections,
                         logger: logger
@@ -193,7 +193,7 @@ public final class ProxyServer: Service, Sendable {
     private static func setUpConnection(
         _ channel: any Channel,
         configuration: ProxyConfiguration,
-        dispatcher: any RequestDispatcher,
+        routing: any RequestRouting,
         pools: UpstreamPools,
         connections: ClientConnectionTracker,
         logger: Logger
@@ -224,7 +224,7 @@ public final class ProxyServer: Service, Sendable {
         let handler = ClientConnectionHandler(
             environment: .init(
                 configuration: configuration,
-                dispatcher: dispatcher,
+                routing: routing,
                 pool: pool,
                 headGuard: headGuard,
                 requestDecoder: decoder,

@@ -13,7 +13,7 @@ struct ProxyHarness {
 
     /// Runs `body` against a live proxy; returns once the proxy has stopped (so every `finished` has been called).
     static func run<T: Sendable>(
-        dispatcher: any RequestDispatcher,
+        routing: any RequestRouting,
         configuration: ProxyConfiguration = ProxyConfiguration(),
         listeners: [ProxyListener] = [.address(ListenAddress(host: "127.0.0.1", port: 0))],
         eventLoopGroup: MultiThreadedEventLoopGroup = Self.group,
@@ -23,7 +23,7 @@ struct ProxyHarness {
         logger.logLevel = .warning
         let server = ProxyServer(
             listeners: listeners,
-            dispatcher: dispatcher,
+            routing: routing,
             configuration: configuration,
             eventLoopGroup: eventLoopGroup,
             logger: logger

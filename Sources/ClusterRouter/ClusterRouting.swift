@@ -7,7 +7,7 @@ import NIOCore
 /// request, which wait, when to ask clusterd for a worker). Fed by the control channel, asked by the proxy.
 ///
 /// One lock guards the state; promises are completed and activations sent outside it.
-public final class Dispatcher: RequestDispatcher {
+public final class ClusterRouting: RequestRouting {
     struct State {
         var table = RoutingTable(domain: nil, hosts: [:])
         var tenants: [String: TenantDispatch] = [:]
@@ -44,7 +44,7 @@ public final class Dispatcher: RequestDispatcher {
         self.activate = activate
     }
 
-    // MARK: - RequestDispatcher
+    // MARK: - RequestRouting
 
     public func route(_ query: RouteQuery, on eventLoop: any EventLoop) -> RouteDecision {
         let now = Instant.now()

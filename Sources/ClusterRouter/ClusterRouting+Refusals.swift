@@ -2,7 +2,7 @@ import ClusterControl
 import ClusterCore
 import NIOHTTP1
 
-extension Dispatcher {
+extension ClusterRouting {
     /// The HTTP answer for a request the router answers itself.
     static func response(for refusal: TenantDispatch.Refusal, tenant: String) -> RouterRefusal {
         switch refusal {

@@ -23,7 +23,7 @@ public enum RouteResult: Sendable {
 }
 
 /// A worker chosen for one request. Holding it counts one request in flight on that worker until the proxy
-/// calls ``RequestDispatcher/finished(_:)`` (for an upgraded connection: when the tunnel closes).
+/// calls ``RequestRouting/finished(_:)`` (for an upgraded connection: when the tunnel closes).
 public struct ForwardTarget: Sendable {
     public var tenant: String
     public var worker: WorkerID
@@ -67,7 +67,7 @@ public struct RouteTicket: Hashable, Sendable {
     }
 }
 
-/// Where a request goes, as ``RequestDispatcher/route(_:on:)`` answers it.
+/// Where a request goes, as ``RequestRouting/route(_:on:)`` answers it.
 public enum RouteDecision: Sendable {
     /// Decided at once (the common case: a worker is free, or the answer is a refusal).
     case now(RouteResult)
@@ -77,7 +77,7 @@ public enum RouteDecision: Sendable {
 }
 
 /// The routing side of the router, seen from the proxy. Thread-safe: called from every event loop.
-public protocol RequestDispatcher: Sendable {
+public protocol RequestRouting: Sendable {
     /// Completes `promise` with where the request goes: at once when a worker is free, later when one has
     /// started (the request waits in its tenant's bounded queue meanwhile).
     func route(_ query: RouteQuery, promise: EventLoopPromise<RouteResult>) -> RouteTicket
@@ -99,7 +99,7 @@ public protocol RequestDispatcher: Sendable {
     func unreachable(_ target: ForwardTarget)
 }
 
-extension RequestDispatcher {
+extension RequestRouting {
     public func route(_ query: RouteQuery, on eventLoop: any EventLoop) -> RouteDecision {
         let promise = eventLoop.makePromise(of: RouteResult.self)
         let ticket = self.route(query, promise: promise)

@@ -4,8 +4,9 @@ import ClusterCore
 import TenantsFile
 
 extension Clusterd {
-    struct Check: ParsableCommand {
+    struct CheckCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate a tenants.conf and exit: 0 when valid, 1 listing every error (file:line or key)."
         )
 

@@ -3,10 +3,10 @@ import ClusterRouter
 import NIOCore
 import Synchronization
 
-/// A ``RequestDispatcher`` test double: each host goes to a fixed list of ports (the next one after an
+/// A ``RequestRouting`` test double: each host goes to a fixed list of ports (the next one after an
 /// `unreachable`, unless `workerPerPort`), or gets a fixed refusal; it can hold or delay answers, and records
 /// every call.
-final class StaticDispatcher: RequestDispatcher {
+final class StaticRouting: RequestRouting {
     struct Route: Sendable {
         /// Tried in order: an `unreachable` moves on to the next (not with `workerPerPort`).
         var ports: [Int]

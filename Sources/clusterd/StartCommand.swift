@@ -9,8 +9,9 @@ import TenantsFile
 import UnixSignals
 
 extension Clusterd {
-    struct Start: AsyncParsableCommand {
+    struct StartCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "start",
             abstract: "Run the supervisor in the foreground (as systemd wants) until SIGTERM or SIGINT.",
             discussion: "SIGHUP re-reads the tenants file; an invalid file changes nothing."
         )
