@@ -88,7 +88,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"], swiftSettings: strict),
-        .testTarget(name: "ClusterControlTests", dependencies: ["ClusterControl", "ClusterCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ClusterControlTests",
+            dependencies: ["ClusterControl", "ClusterCore"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ClusterRouterTests",
             dependencies: [

@@ -8,7 +8,7 @@ public final class ControlClient {
     public let socketPath: String
     private let descriptor: Int32
     private var conversation: ControlConversation
-    private var timeout: Duration
+    private let timeout: Duration
     private var deadline: ContinuousClock.Instant
     /// Bytes received and not yet returned as a line; `scanned` of them are known to hold no newline.
     private var buffer: [UInt8] = []
@@ -166,12 +166,6 @@ public final class ControlClient {
             }
         }
         return nil
-    }
-
-    /// Waits at most `timeout` from now for each later answer.
-    package func setTimeout(_ timeout: Duration) {
-        self.timeout = timeout
-        deadline = .now + timeout
     }
 
     /// The next line, newline excluded, at most `ControlCodec.maximumReplyLineLength` bytes.

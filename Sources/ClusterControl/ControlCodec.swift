@@ -167,7 +167,7 @@ public enum ControlCodec {
     // write for the same Codable value (tests hold the two together), at a tenth of its cost.
 
     /// `{"id":…,"result":…}\n`; `"id":null` when the id is unknown.
-    package static func reply(id: RequestID?, _ result: some JSONTextWritable) -> [UInt8] {
+    public static func reply(id: RequestID?, _ result: some JSONTextWritable) -> [UInt8] {
         line { object in
             if let id { object.member("id", id) } else { object.member("id", JSONValue.null) }
             object.member("result", result)

@@ -136,7 +136,11 @@ public struct ReconnectBackoff: Sendable, Equatable {
     /// The wait before the next attempt.
     public private(set) var delay: Duration
 
-    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5), stableAfter: Duration = .seconds(5)) {
+    public init(
+        initial: Duration = .milliseconds(100),
+        maximum: Duration = .seconds(5),
+        stableAfter: Duration = .seconds(5)
+    ) {
         self.initial = initial
         self.maximum = maximum
         self.stableAfter = stableAfter

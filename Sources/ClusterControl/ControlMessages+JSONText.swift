@@ -4,7 +4,7 @@
 // sorted order, an optional member left out when nil. Tests compare the two on every type.
 
 extension ClusterSnapshot: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("domain", domain)
             $0.member("max_workers", maxWorkers)
@@ -16,7 +16,7 @@ extension ClusterSnapshot: JSONTextWritable {
 }
 
 extension TenantSnapshot: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("floor", floor)
             $0.member("hosts", hosts)
@@ -36,7 +36,7 @@ extension TenantSnapshot: JSONTextWritable {
 }
 
 extension WorkerSnapshot: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("id", id.description)
             $0.member("idle_in_ms", idleInMilliseconds)
@@ -52,13 +52,13 @@ extension WorkerSnapshot: JSONTextWritable {
 }
 
 extension SubscribeReply: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object { $0.member("snapshot", snapshot) }
     }
 }
 
 extension ControlEvent: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("event", event.rawValue)
             $0.member("exit", exit)
@@ -76,7 +76,7 @@ extension ControlEvent: JSONTextWritable {
 }
 
 extension RequestID: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         switch self {
         case .number(let number): number.write(to: &json)
         case .string(let string): string.write(to: &json)
@@ -85,7 +85,7 @@ extension RequestID: JSONTextWritable {
 }
 
 extension HelloReply: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("last_upgrade", lastUpgrade)
             $0.member("pid", pid)
@@ -97,25 +97,25 @@ extension HelloReply: JSONTextWritable {
 }
 
 extension EmptyReply: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object { _ in }
     }
 }
 
 extension ScaleReply: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object { $0.member("scales", scales) }
     }
 }
 
 extension ReloadReply: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object { $0.member("tenants", tenants) }
     }
 }
 
 extension WorkerEndpoint: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("id", id.description)
             $0.member("port", port)
@@ -124,13 +124,13 @@ extension WorkerEndpoint: JSONTextWritable {
 }
 
 extension ActivateReply: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object { $0.member("workers", workers) }
     }
 }
 
 extension ControlError: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("code", code.rawValue)
             $0.member("details", details)
@@ -141,7 +141,7 @@ extension ControlError: JSONTextWritable {
 }
 
 extension WorkerActivity: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("in_flight", inFlight)
             $0.member("worker", worker.description)
@@ -151,7 +151,7 @@ extension WorkerActivity: JSONTextWritable {
 
 extension ControlRequest: JSONTextWritable {
     /// `{"id":…,"op":…, the operation's parameters}`, keys sorted as every line's are.
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object { object in
             switch operation {
             case .hello(let versions, let client):

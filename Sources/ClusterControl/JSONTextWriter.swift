@@ -13,26 +13,26 @@ extension JSONValue {
 
 /// A value that writes itself as JSON text: the bytes JSONEncoder writes for it (see `JSONValue.jsonText`). Every
 /// line of the protocol and every file clusterd writes goes through it; JSONEncoder takes ten times as long.
-package protocol JSONTextWritable {
+public protocol JSONTextWritable {
     func write(to json: inout JSONTextWriter)
 }
 
 /// Writes JSON text into `bytes`, laid out as JSONEncoder lays it out.
-package struct JSONTextWriter {
-    package let pretty: Bool
-    package var bytes: [UInt8] = []
+public struct JSONTextWriter {
+    public let pretty: Bool
+    public var bytes: [UInt8] = []
     private var indent = 0
 
-    package init(pretty: Bool) {
+    public init(pretty: Bool) {
         self.pretty = pretty
     }
 
-    package mutating func write(_ value: some JSONTextWritable) {
+    public mutating func write(_ value: some JSONTextWritable) {
         value.write(to: &self)
     }
 
     /// An object whose members `body` writes with `member(_:_:)`, in the order of their keys' UTF-8 bytes.
-    package mutating func object(_ body: (inout JSONTextWriter) -> Void) {
+    public mutating func object(_ body: (inout JSONTextWriter) -> Void) {
         open(UInt8(ascii: "{"))
         body(&self)
         close(UInt8(ascii: "}"))
@@ -40,7 +40,7 @@ package struct JSONTextWriter {
 
     /// `"key":value`, or nothing when the value is nil (as JSONEncoder leaves out an optional that is nil).
     /// `key` must need no escaping.
-    package mutating func member(_ key: StaticString, _ value: (some JSONTextWritable)?) {
+    public mutating func member(_ key: StaticString, _ value: (some JSONTextWritable)?) {
         guard let value else { return }
         separateElement()
         bytes.append(UInt8(ascii: "\""))
@@ -50,7 +50,7 @@ package struct JSONTextWriter {
         value.write(to: &self)
     }
 
-    package mutating func array<Elements: Collection>(_ elements: Elements) where Elements.Element: JSONTextWritable {
+    public mutating func array<Elements: Collection>(_ elements: Elements) where Elements.Element: JSONTextWritable {
         open(UInt8(ascii: "["))
         for element in elements {
             separateElement()
@@ -96,7 +96,7 @@ package struct JSONTextWriter {
 // MARK: - Values
 
 extension JSONValue: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         switch self {
         case .null: json.append("null")
         case .bool(let bool): bool.write(to: &json)
@@ -109,26 +109,26 @@ extension JSONValue: JSONTextWritable {
 }
 
 extension Bool: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.append(self ? "true" : "false")
     }
 }
 
 extension Int: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.bytes.append(contentsOf: String(self).utf8)
     }
 }
 
 extension Int32: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         Int(self).write(to: &json)
     }
 }
 
 extension Double: JSONTextWritable {
     /// Whole numbers as integers; others as Swift prints them, without a trailing `.0` (as JSONEncoder does).
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         guard isFinite else { return json.append("null") }
         if rounded() == self, abs(self) < 1e15, self != 0 || sign == .plus {
             return Int(self).write(to: &json)
@@ -141,7 +141,7 @@ extension Double: JSONTextWritable {
 
 extension String: JSONTextWritable {
     /// Quoted; `"`, `\` and control characters escaped (`\n`, `\u001f`), nothing else.
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.bytes.append(UInt8(ascii: "\""))
         var text = self
         text.withUTF8 { utf8 in
@@ -172,14 +172,14 @@ extension String: JSONTextWritable {
 }
 
 extension Array: JSONTextWritable where Element: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.array(self)
     }
 }
 
 extension Dictionary: JSONTextWritable where Key == String, Value: JSONTextWritable {
     /// Members in the order of their keys' UTF-8 bytes, as every object.
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.open(UInt8(ascii: "{"))
         for (key, value) in sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             json.separateElement()
@@ -192,13 +192,13 @@ extension Dictionary: JSONTextWritable where Key == String, Value: JSONTextWrita
 }
 
 extension UInt64: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.bytes.append(contentsOf: String(self).utf8)
     }
 }
 
 extension Int64: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.bytes.append(contentsOf: String(self).utf8)
     }
 }

@@ -62,7 +62,8 @@ public struct StatusTable: Sendable {
             lastError = tenant.lastError == nil ? retry : "\(retry): \(lastError)"
         }
         return [
-            oneLine(tenant.name), tenant.state.rawValue, "\(ready)/\(tenant.target)", tenant.scale.map { "\($0)" } ?? "-",
+            oneLine(tenant.name), tenant.state.rawValue, "\(ready)/\(tenant.target)",
+            tenant.scale.map { "\($0)" } ?? "-",
             "\(tenant.waiting)", lastError,
         ]
     }
@@ -72,7 +73,8 @@ public struct StatusTable: Sendable {
         if let reason = worker.stopReason { status.append("(\(reason))") }
         if let text = worker.status, !text.isEmpty { status.append(oneLine(text)) }
         return [
-            "  " + oneLine(worker.id.description), worker.pid.map { "\($0)" } ?? "-", "\(worker.port)", worker.state.rawValue,
+            "  " + oneLine(worker.id.description), worker.pid.map { "\($0)" } ?? "-", "\(worker.port)",
+            worker.state.rawValue,
             worker.uptimeMilliseconds.map { Duration.milliseconds($0).formattedBriefly } ?? "-", "\(worker.inFlight)",
             worker.idleInMilliseconds.map { Duration.milliseconds($0).formattedBriefly } ?? "-",
             status.isEmpty ? "-" : status.joined(separator: " "),

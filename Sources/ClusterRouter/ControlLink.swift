@@ -63,7 +63,9 @@ public final class ControlLink: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = ControlClientHandler(routing: routing, logger: logger)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder(maximumLength: ControlCodec.maximumReplyLineLength)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(ControlLineDecoder(maximumLength: ControlCodec.maximumReplyLineLength))
+                    )
                     try channel.pipeline.syncOperations.addHandler(handler)
                     // Known before `hello` goes out: the subscription's answer may ask for activations at once.
                     current.withLockedValue { $0 = (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop)) }

@@ -31,7 +31,8 @@ enum BareValueGrammar {
             let digits = rest.dropFirst(2)
             switch rest[rest.startIndex + 1] {
             case UInt8(ascii: "x"): return isDigits(digits, underscores: true, where: \.isHexDigit)
-            case UInt8(ascii: "o"): return isDigits(digits, underscores: true) { $0 >= .zero && $0 <= UInt8(ascii: "7") }
+            case UInt8(ascii: "o"):
+                return isDigits(digits, underscores: true) { $0 >= .zero && $0 <= UInt8(ascii: "7") }
             case UInt8(ascii: "b"): return isDigits(digits, underscores: true) { $0 == .zero || $0 == .one }
             default: break
             }

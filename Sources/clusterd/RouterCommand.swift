@@ -1,6 +1,6 @@
 import ArgumentParser
-import ClusterCore
 import ClusterControl
+import ClusterCore
 import ClusterRouter
 import ClusterSupervisor
 import Glibc

@@ -31,9 +31,11 @@ struct ControlConversationTests {
         let second = conversation.request(.reload)
         #expect(first.id != second.id)
         #expect(try ControlCodec.parseRequest(second.line.dropLast()).get().operation == .reload)
-        guard case .reply(second.id?, .success(let value)) = conversation.received(
-            Self.line(#"{"id":\#(second.id),"result":{"tenants":3}}"#)
-        ) else {
+        guard
+            case .reply(second.id?, .success(let value)) = conversation.received(
+                Self.line(#"{"id":\#(second.id),"result":{"tenants":3}}"#)
+            )
+        else {
             Issue.record("reply not matched")
             return
         }
@@ -59,9 +61,11 @@ struct ControlConversationTests {
             return
         }
         #expect(snapshot.maxWorkers == 4)
-        guard case .event(let event) = conversation.received(
-            Self.line(#"{"event":"worker-ready","tenant":"a","worker":"a#1","port":20001}"#)
-        ) else {
+        guard
+            case .event(let event) = conversation.received(
+                Self.line(#"{"event":"worker-ready","tenant":"a","worker":"a#1","port":20001}"#)
+            )
+        else {
             Issue.record("no event")
             return
         }
@@ -95,9 +99,11 @@ struct ControlConversationTests {
     func idlessError() {
         var conversation = ControlConversation(client: .clusterctl)
         _ = conversation.received(Self.line(Self.helloReply))
-        guard case .reply(nil, .failure(let error)) = conversation.received(
-            Self.line(#"{"id":null,"error":{"code":"malformed","message":"bad"}}"#)
-        ) else {
+        guard
+            case .reply(nil, .failure(let error)) = conversation.received(
+                Self.line(#"{"id":null,"error":{"code":"malformed","message":"bad"}}"#)
+            )
+        else {
             Issue.record("not returned as a reply")
             return
         }

@@ -124,7 +124,10 @@ struct RequestParsingTests {
         func text(_ operation: ControlOperation) -> String {
             String(decoding: ControlCodec.request(ControlRequest(id: .number(7), operation: operation)), as: UTF8.self)
         }
-        #expect(text(.hello(versions: [1], client: "clusterctl")) == #"{"client":"clusterctl","id":7,"op":"hello","versions":[1]}"# + "\n")
+        #expect(
+            text(.hello(versions: [1], client: "clusterctl"))
+                == #"{"client":"clusterctl","id":7,"op":"hello","versions":[1]}"# + "\n"
+        )
         #expect(text(.status(tenant: "acme")) == #"{"id":7,"op":"status","tenant":"acme"}"# + "\n")
         #expect(text(.scale(["b": 1, "a": 4])) == #"{"id":7,"op":"scale","tenants":{"a":4,"b":1}}"# + "\n")
         #expect(

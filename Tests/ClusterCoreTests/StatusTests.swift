@@ -7,7 +7,9 @@ struct StatusTests {
     @Test("a tenant's state follows its workers and mode")
     func tenantStates() throws {
         var shell = SimulatedShell(.fixture(.fixture("acme", readiness: .notify), .fixture("beta")))
-        func state(_ tenant: String) -> TenantStatus.State? { shell.machine.status(ofTenant: tenant, now: shell.now)?.state }
+        func state(_ tenant: String) -> TenantStatus.State? {
+            shell.machine.status(ofTenant: tenant, now: shell.now)?.state
+        }
 
         #expect(state("acme") == .idle)
         shell.activate("acme")

@@ -236,7 +236,8 @@ struct TenantDispatchFailedTenantTests {
 
         #expect(
             dispatch.activationFailed(Self.crashLoop, now: t0 + .seconds(1)) == [
-                .refuse(ticket: 1, .activationFailed(Self.crashLoop)), .refuse(ticket: 2, .activationFailed(Self.crashLoop)),
+                .refuse(ticket: 1, .activationFailed(Self.crashLoop)),
+                .refuse(ticket: 2, .activationFailed(Self.crashLoop)),
             ]
         )
         #expect(
@@ -959,10 +960,21 @@ private struct DispatchChaos {
         let actions = slow.requestArrived(ticket: ticket, cookie: cookie, now: now)
         if let taken {
             try check(
-                actions == [.forward(ticket: ticket, worker: taken.worker, port: taken.port, setCookie: taken.setCookie, coldStart: nil)],
+                actions == [
+                    .forward(
+                        ticket: ticket,
+                        worker: taken.worker,
+                        port: taken.port,
+                        setCookie: taken.setCookie,
+                        coldStart: nil
+                    )
+                ],
                 "forwardAtOnce took \(taken), requestArrived did \(actions)"
             )
-            try check(fast.workers == slow.workers, "forwardAtOnce left \(fast.workers), requestArrived \(slow.workers)")
+            try check(
+                fast.workers == slow.workers,
+                "forwardAtOnce left \(fast.workers), requestArrived \(slow.workers)"
+            )
         } else {
             try check(fast.workers == dispatch.workers, "forwardAtOnce changed \(fast.workers) and took nothing")
             try check(

@@ -7,7 +7,9 @@ import Testing
 /// What the proxy answers itself: refusals from the routing, request smuggling, size limits and slow clients.
 @Suite("Limits and refusals", .serialized, .timeLimit(.minutes(1)))
 struct LimitsAndRefusalsTests {
-    @Test("the router's own refusals: queue full 503 with Retry-After; clusterd's start-failed 502, start-timeout 504, unknown-tenant 404")
+    @Test(
+        "the router's own refusals: queue full 503 with Retry-After; clusterd's start-failed 502, start-timeout 504, unknown-tenant 404"
+    )
     func routingRefusals() async throws {
         let app = OneTenantRouting(queueLimit: 1)
         try await ProxyHarness.run(routing: app.routing) { proxy in

@@ -150,7 +150,11 @@ struct WorkerFailureTests {
             #expect(await eventually { app.routing.waitingCount(tenant: "app") == 1 })
             #expect(app.activations == [])
             for serial in 1...3 {
-                var draining = ControlEvent(event: .workerDraining, tenant: "app", worker: WorkerID(tenant: "app", serial: serial))
+                var draining = ControlEvent(
+                    event: .workerDraining,
+                    tenant: "app",
+                    worker: WorkerID(tenant: "app", serial: serial)
+                )
                 draining.reason = "scaled down"
                 app.routing.apply(draining)
             }
@@ -184,7 +188,10 @@ struct WorkerFailureTests {
             #expect(response.status == 502)
             #expect(response.text == "worker unreachable\n")
             let holds = ProxyConfiguration().maxRouteRetries
-            #expect(ContinuousClock.now - sent >= TenantDispatch.unreachableHold * holds, "tried again only after each hold")
+            #expect(
+                ContinuousClock.now - sent >= TenantDispatch.unreachableHold * holds,
+                "tried again only after each hold"
+            )
         }
         // clusterd would only have answered with the same worker.
         #expect(app.activations == [])
@@ -208,7 +215,10 @@ struct WorkerFailureTests {
     }
 
     /// A POST the worker may have acted on is not sent to another worker.
-    @Test("a worker dies with a request on a kept-alive connection: a GET goes on, a POST gets 502", arguments: ["GET", "POST"])
+    @Test(
+        "a worker dies with a request on a kept-alive connection: a GET goes on, a POST gets 502",
+        arguments: ["GET", "POST"]
+    )
     func workerDiesWithReusedConnection(method: String) async throws {
         let dying = try await ScriptedBackend(.dieOnSecondRequest)
         let next = try await ScriptedBackend(.echoHeaders)
@@ -273,7 +283,9 @@ struct WorkerFailureTests {
         #expect(routing.finishedExactlyOnce)
     }
 
-    @Test("a worker that never begins its response: 504 after the response timeout, naming the worker; a slow body does not count")
+    @Test(
+        "a worker that never begins its response: 504 after the response timeout, naming the worker; a slow body does not count"
+    )
     func responseTimeout() async throws {
         let silent = try await ScriptedBackend(.neverAnswer)
         let good = try await ScriptedBackend(.echoHeaders)

@@ -327,7 +327,9 @@ extension SupervisorIntegrationTests {
         }
 
         static func describe(_ events: [ControlEvent]) -> String {
-            events.map { "\($0.event.rawValue) \($0.worker?.description ?? "-") \($0.reason ?? "")" }.joined(separator: "; ")
+            events.map { "\($0.event.rawValue) \($0.worker?.description ?? "-") \($0.reason ?? "")" }.joined(
+                separator: "; "
+            )
         }
 
         /// Runs a command with stdout and stderr to one file; SIGKILLs it (status nil) when it outlives `timeout`.

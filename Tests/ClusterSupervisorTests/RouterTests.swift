@@ -319,14 +319,22 @@ extension SupervisorIntegrationTests {
                 [Paths.clusterd, "router", "--control-socket", clusterd.socketPath, "--listen", "127.0.0.1:\(port)"],
                 outputFD: logFD
             )
-            defer { if router.isRunning { kill(router.pid, SIGKILL); _ = router.wait() } }
+            defer {
+                if router.isRunning {
+                    kill(router.pid, SIGKILL)
+                    _ = router.wait()
+                }
+            }
             let deadline = ContinuousClock.now + .seconds(15)
             var response: HTTPResponse?
             while response == nil, router.isRunning, ContinuousClock.now < deadline {
                 response = HTTPGet.get(port: port, path: "/", host: "beta.example.test")
                 if response == nil { usleep(50_000) }
             }
-            let cold = try #require(response, "router log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            let cold = try #require(
+                response,
+                "router log: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+            )
             #expect(cold.status == 200)
             #expect(cold.body == "hello from beta\n")
             #expect(cold.headers["x-clusterd-cold-start"].flatMap(Int.init) != nil)

@@ -17,7 +17,8 @@ struct RuntimeRecordTests {
                     pid: Int32(4000 + serial),
                     state: serial == 3 ? .starting : .ready,
                     // 2^53 + 1 ns (104 days of uptime): must come back exact, as no Double could hold it.
-                    readyAt: serial == 3 ? nil : Instant(nanoseconds: serial == 1 ? 9_007_199_254_740_993 : 1_234_567_890),
+                    readyAt: serial == 3
+                        ? nil : Instant(nanoseconds: serial == 1 ? 9_007_199_254_740_993 : 1_234_567_890),
                     statusText: serial == 1 ? statusText : nil
                 ),
                 startTime: UInt64(98_765 + serial)

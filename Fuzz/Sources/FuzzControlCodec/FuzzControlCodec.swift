@@ -25,7 +25,7 @@ private func checkRequest(_ line: some Collection<UInt8>) {
     case .success(let request):
         precondition(ControlCodec.operations.contains(request.operation.name), "an operation with no op name")
         guard
-            case .reply(let id, .success)? = IncomingLine(ControlCodec.reply(id: request.id, EmptyResult()).dropLast())
+            case .reply(let id, .success)? = IncomingLine(ControlCodec.reply(id: request.id, EmptyReply()).dropLast())
         else { preconditionFailure("the reply to \(request.id) does not read back") }
         precondition(id == request.id, "reply id \(String(describing: id)) is not the request's \(request.id)")
     case .failure(let failure):
@@ -40,7 +40,7 @@ private func checkRequest(_ line: some Collection<UInt8>) {
     }
 }
 
-private struct EmptyResult: Encodable {}
+
 
 /// Short enough that the fuzzer reaches the too-long path with small inputs.
 private let maximumLength = 48

@@ -511,7 +511,8 @@ enum EnvironmentName {
             return "is set by clusterd for every worker and cannot be overridden"
         }
         if name.hasPrefix("CLUSTERD_") {
-            return "names starting with CLUSTERD_ are reserved for clusterd (it sets CLUSTERD_TENANT and CLUSTERD_WORKER)"
+            return
+                "names starting with CLUSTERD_ are reserved for clusterd (it sets CLUSTERD_TENANT and CLUSTERD_WORKER)"
         }
         return nil
     }

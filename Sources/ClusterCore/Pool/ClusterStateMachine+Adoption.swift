@@ -10,7 +10,8 @@ public struct AdoptedWorker: Sendable, Equatable, Codable {
     public var readyAt: Instant?
     public var statusText: String?
 
-    public init(id: WorkerID, port: Int, pid: Int32, state: WorkerStatus.State, readyAt: Instant?, statusText: String?) {
+    public init(id: WorkerID, port: Int, pid: Int32, state: WorkerStatus.State, readyAt: Instant?, statusText: String?)
+    {
         self.id = id
         self.port = port
         self.pid = pid
@@ -33,7 +34,10 @@ public struct AdoptedWorker: Sendable, Equatable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let id = try container.nestedContainer(keyedBy: IDKeys.self, forKey: .id)
         self.init(
-            id: WorkerID(tenant: try id.decode(String.self, forKey: .tenant), serial: try id.decode(Int.self, forKey: .serial)),
+            id: WorkerID(
+                tenant: try id.decode(String.self, forKey: .tenant),
+                serial: try id.decode(Int.self, forKey: .serial)
+            ),
             port: try container.decode(Int.self, forKey: .port),
             pid: try container.decode(Int32.self, forKey: .pid),
             state: try container.decode(WorkerStatus.State.self, forKey: .state),

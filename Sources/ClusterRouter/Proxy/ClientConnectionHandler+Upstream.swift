@@ -114,10 +114,15 @@ extension ClientConnectionHandler {
         let timeout = self.configuration.upstreamResponseTimeout
         self.environment.logger.notice(
             "worker did not begin its response in time",
-            metadata: ["tenant": "\(target.tenant)", "worker": "\(target.worker)", "timeout": "\(timeout.formattedForHumans)"]
+            metadata: [
+                "tenant": "\(target.tenant)", "worker": "\(target.worker)", "timeout": "\(timeout.formattedForHumans)",
+            ]
         )
         self.respondLocally(
-            LocalResponse(status: .gatewayTimeout, reason: "worker \(target.worker) did not answer within \(timeout.formattedForHumans)"),
+            LocalResponse(
+                status: .gatewayTimeout,
+                reason: "worker \(target.worker) did not answer within \(timeout.formattedForHumans)"
+            ),
             forceClose: !exchange.requestEnded
         )
     }

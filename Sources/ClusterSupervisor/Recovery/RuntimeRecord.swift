@@ -80,7 +80,7 @@ public enum ProcessIdentity {
 }
 
 extension RuntimeRecord: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("clusterdPID", clusterdPID)
             $0.member("nextSerials", nextSerials)
@@ -93,7 +93,7 @@ extension RuntimeRecord: JSONTextWritable {
 }
 
 extension RuntimeRecord.Entry: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("startTime", startTime)
             $0.member("worker", worker)
@@ -102,7 +102,7 @@ extension RuntimeRecord.Entry: JSONTextWritable {
 }
 
 extension RuntimeRecord.Process: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("listenerFDs", listenerFDs)
             $0.member("pid", pid)
@@ -113,7 +113,7 @@ extension RuntimeRecord.Process: JSONTextWritable {
 
 /// As AdoptedWorker's Codable conformance has it (the id as an object), for JSONDecoder to read back.
 extension AdoptedWorker: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("id", IDObject(id: id))
             $0.member("pid", pid)

@@ -1,5 +1,5 @@
-import ClusterControl
 import CSystemd
+import ClusterControl
 import Glibc
 import Logging
 

@@ -118,7 +118,7 @@ public struct Handover: Codable, Sendable {
 
 /// The hand-over as JSON, the shape its Codable conformance reads back (the image it goes to may be older).
 extension Handover: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("arguments", arguments)
             $0.member("controlSocketFD", controlSocketFD)
@@ -138,7 +138,7 @@ extension Handover: JSONTextWritable {
 }
 
 extension Handover.HandedWorker: JSONTextWritable {
-    package func write(to json: inout JSONTextWriter) {
+    public func write(to json: inout JSONTextWriter) {
         json.object {
             $0.member("isChild", isChild)
             $0.member("stderrFD", stderrFD)

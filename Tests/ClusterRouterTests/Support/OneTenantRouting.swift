@@ -15,17 +15,40 @@ struct OneTenantRouting {
         routing = ClusterRouting { tenant, _ in asked.withLockedValue { $0.append(tenant) } }
         let workers = readyPorts.enumerated().map { index, port in
             WorkerSnapshot(
-                id: WorkerID(tenant: "app", serial: index + 1), pid: nil, port: port, state: .ready, stopReason: nil, inFlight: 0,
-                uptimeMilliseconds: nil, idleInMilliseconds: nil, status: nil
+                id: WorkerID(tenant: "app", serial: index + 1),
+                pid: nil,
+                port: port,
+                state: .ready,
+                stopReason: nil,
+                inFlight: 0,
+                uptimeMilliseconds: nil,
+                idleInMilliseconds: nil,
+                status: nil
             )
         }
         let tenant = TenantSnapshot(
-            name: "app", state: workers.isEmpty ? .idle : .running, hosts: ["app.test"], scale: nil, floor: 0,
-            target: workers.count, maxWorkers: 4, queueLimit: queueLimit, maxConcurrency: 0, waiting: 0,
-            lastError: nil, retryInMilliseconds: nil, workers: workers
+            name: "app",
+            state: workers.isEmpty ? .idle : .running,
+            hosts: ["app.test"],
+            scale: nil,
+            floor: 0,
+            target: workers.count,
+            maxWorkers: 4,
+            queueLimit: queueLimit,
+            maxConcurrency: 0,
+            waiting: 0,
+            lastError: nil,
+            retryInMilliseconds: nil,
+            workers: workers
         )
         routing.resynchronize(
-            ClusterSnapshot(domain: nil, maxWorkers: 4, workersTotal: workers.count, shuttingDown: false, tenants: [tenant])
+            ClusterSnapshot(
+                domain: nil,
+                maxWorkers: 4,
+                workersTotal: workers.count,
+                shuttingDown: false,
+                tenants: [tenant]
+            )
         )
     }
 

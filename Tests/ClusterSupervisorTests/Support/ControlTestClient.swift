@@ -8,7 +8,12 @@ final class ControlTestClient {
 
     /// Connects to `path`; nil when the connect fails.
     init?(path: String, timeoutSeconds: Int = 10) {
-        guard let client = try? ControlClient(socketPath: path, timeout: .seconds(timeoutSeconds), client: ControlClientName(rawValue: "tests"))
+        guard
+            let client = try? ControlClient(
+                socketPath: path,
+                timeout: .seconds(timeoutSeconds),
+                client: ControlClientName(rawValue: "tests")
+            )
         else { return nil }
         self.client = client
     }

@@ -24,8 +24,7 @@ final class Spawned: @unchecked Sendable {
         let argv = arguments.map { strdup($0) } + [nil]
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            env.forEach { free($0) }
+            for pointer in argv + env { free(pointer) }
         }
         var child: pid_t = 0
         let result = posix_spawn(&child, arguments[0], &actions, nil, argv, env)
@@ -34,10 +33,14 @@ final class Spawned: @unchecked Sendable {
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the Glibc module does not import.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np").map {
-            unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-        }
+    private static let addCloseFrom:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+            dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np").map {
+                unsafeBitCast(
+                    $0,
+                    to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self
+                )
+            }
 
     static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
         _ = addCloseFrom?(&actions, 3)
@@ -88,8 +91,7 @@ final class Spawned: @unchecked Sendable {
         let argv = arguments.map { strdup($0) } + [nil]
         let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            env.forEach { free($0) }
+            for pointer in argv + env { free(pointer) }
         }
         var child: pid_t = 0
         let result = posix_spawnp(&child, arguments[0], &actions, nil, argv, env)
