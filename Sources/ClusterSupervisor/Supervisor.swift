@@ -5,7 +5,6 @@ import ClusterCore
 import Glibc
 import Logging
 import ServiceLifecycle
-import Synchronization
 import TenantsFile
 
 /// The I/O shell around ``ClusterStateMachine``: owns the worker processes, feeds the machine what happens
@@ -70,18 +69,16 @@ public actor Supervisor: Service {
         case tick
     }
 
-    private var machine: ClusterStateMachine
+    private(set) var machine: ClusterStateMachine
     private let options: Options
-    private let logger: Logger
+    let logger: Logger
     private let spawn: WorkerSpawn
     private let notifyFD: Int32
     private let reactor: Reactor
     private let inputs: AsyncStream<Input>
     private let inputContinuation: AsyncStream<Input>.Continuation
 
-    private var processes: [WorkerID: WorkerProcess] = [:]
-    private var workerByPID: [Int32: WorkerID] = [:]
-    private var workerByExitKey: [UInt64: WorkerID] = [:]
+    private var processes = WorkerProcesses()
     private var probes: ReadinessProbes
     /// The worker of each probe connect the reactor watches.
     private var probeByKey: [UInt64: WorkerID] = [:]
@@ -89,9 +86,7 @@ public actor Supervisor: Service {
     private var activity = ActivityLedger()
     private var waiters: [ActivationID: CheckedContinuation<ActivationAnswer, any Error>] = [:]
     private var nextActivation: UInt64 = 1
-    private var observers: [Int: AsyncStream<ClusterEvent>.Continuation] = [:]
-    private var subscribers: [Int: Subscription] = [:]
-    private var nextObserver = 0
+    private var subscribers = EventSubscribers()
     private var finished = false
     /// Each worker's start time, as last written to `state_dir/runtime.json`.
     private var workerStartTimes: [Int32: UInt64] = [:]
@@ -161,15 +156,17 @@ public actor Supervisor: Service {
                 for fd in [taken.stdoutFD, taken.stderrFD].compactMap({ $0 }) { close(fd) }
                 continue
             }
-            processes[worker.id] = WorkerProcess(
-                pid: worker.pid,
-                pidfd: pidfd,
-                isChild: taken.isChild,
-                stdoutFD: taken.stdoutFD ?? -1,
-                stderrFD: taken.stderrFD ?? -1
+            processes.add(
+                WorkerProcess(
+                    pid: worker.pid,
+                    pidfd: pidfd,
+                    isChild: taken.isChild,
+                    stdoutFD: taken.stdoutFD ?? -1,
+                    stderrFD: taken.stderrFD ?? -1
+                ),
+                of: worker.id,
+                exitKey: reactor.watchProcess(pid: worker.pid, pidfd: pidfd, child: taken.isChild)
             )
-            workerByPID[worker.pid] = worker.id
-            workerByExitKey[reactor.watchProcess(pid: worker.pid, pidfd: pidfd, child: taken.isChild)] = worker.id
             if let stdout = taken.stdoutFD, let stderr = taken.stderrFD {
                 watchOutput(of: worker.id, stdout: stdout, stderr: stderr)
             } else {
@@ -207,8 +204,7 @@ public actor Supervisor: Service {
             reactor.stop()
             close(notifyFD)
             if !options.notifySocketPath.hasPrefix("@") { unlink(options.notifySocketPath) }
-            for continuation in observers.values { continuation.finish() }
-            for subscription in subscribers.values { subscription.finish() }
+            subscribers.finishAll()
             for (_, waiter) in waiters { waiter.resume(returning: .failed(.shuttingDown)) }
             waiters.removeAll()
         }
@@ -454,8 +450,7 @@ public actor Supervisor: Service {
     /// leaves more than `bufferLimit` lines unread is cut off: its stream ends and `overflowed` is set.
     public func subscribe(bufferLimit: Int = 10_000) -> (ClusterSnapshot, Subscription) {
         let subscription = Subscription(bufferLimit: bufferLimit)
-        subscribers[nextObserver] = subscription
-        nextObserver += 1
+        subscribers.add(subscription)
         return (snapshot()!, subscription)
     }
 
@@ -467,8 +462,7 @@ public actor Supervisor: Service {
             of: ClusterEvent.self,
             bufferingPolicy: .bufferingNewest(10_000)
         )
-        observers[nextObserver] = continuation
-        nextObserver += 1
+        subscribers.add(continuation)
         return stream
     }
 
@@ -490,16 +484,14 @@ public actor Supervisor: Service {
                 waiter.resume(throwing: CancellationError())
             }
         case .reactor(.processExited(let key, let status)):
-            guard let id = workerByExitKey.removeValue(forKey: key), let process = processes.removeValue(forKey: id)
-            else { return }
-            workerByPID[process.pid] = nil
+            guard let (id, _) = processes.removeExited(key: key) else { return }
             probes.forget(id)
             activity.workerExited(id)
             options.notifier.removeStored(name: OutputFDNames.stdout(id))
             options.notifier.removeStored(name: OutputFDNames.stderr(id))
             perform(machine.workerExited(id, status, now: now))
         case .reactor(.notified(let pid, let message)):
-            guard let id = worker(sentFrom: pid) else {
+            guard let id = processes.worker(sentFrom: pid) else {
                 logger.debug("notify message from a process that is not a worker", metadata: ["pid": "\(pid)"])
                 return
             }
@@ -518,13 +510,6 @@ public actor Supervisor: Service {
         armTimer()
     }
 
-    /// The worker a notify message came from: its main process, or any process in its process group.
-    private func worker(sentFrom pid: Int32) -> WorkerID? {
-        if let id = workerByPID[pid] { return id }
-        let group = getpgid(pid)
-        return group > 0 ? workerByPID[group] : nil
-    }
-
     // MARK: - Executing actions
 
     private func perform(_ actions: [ClusterAction]) {
@@ -541,7 +526,7 @@ public actor Supervisor: Service {
                 waiters.removeValue(forKey: id)?.resume(returning: answer)
             case .publish(let event):
                 log(event)
-                for continuation in observers.values { continuation.yield(event) }
+                subscribers.publish(event)
                 broadcast(event)
                 switch event {
                 case .workerStarting, .workerReady, .workerGone: runtimeRecordDirty = true
@@ -604,16 +589,13 @@ public actor Supervisor: Service {
     }
 
     private func broadcast(_ event: ClusterEvent) {
-        guard !subscribers.isEmpty else { return }
+        guard subscribers.hasSubscriptions else { return }
         let line = ControlCodec.event(ControlEvent(event, snapshot: snapshot()!))
-        for (key, subscription) in subscribers where !subscription.deliver(line) {
-            subscribers[key] = nil
-            if subscription.overflowed {
-                logger.warning(
-                    "control subscriber too slow; disconnected",
-                    metadata: ["unread": "\(subscription.bufferLimit)"]
-                )
-            }
+        for subscription in subscribers.deliver(line) {
+            logger.warning(
+                "control subscriber too slow; disconnected",
+                metadata: ["unread": "\(subscription.bufferLimit)"]
+            )
         }
     }
 
@@ -661,9 +643,11 @@ public actor Supervisor: Service {
             }
             return machine.workerLaunchFailed(launch.worker, failure, now: now)
         case .success(let process):
-            processes[launch.worker] = process
-            workerByPID[process.pid] = launch.worker
-            workerByExitKey[reactor.watchProcess(pid: process.pid, pidfd: process.pidfd)] = launch.worker
+            processes.add(
+                process,
+                of: launch.worker,
+                exitKey: reactor.watchProcess(pid: process.pid, pidfd: process.pidfd)
+            )
             watchOutput(of: launch.worker, stdout: process.stdoutFD, stderr: process.stderrFD)
             // Under systemd, the output pipes survive a crash of clusterd in its fd store.
             options.notifier.store(fd: process.stdoutFD, name: OutputFDNames.stdout(launch.worker))
@@ -714,106 +698,4 @@ public actor Supervisor: Service {
         let deadlines = [machine.nextDeadline(), probes.nextDeadline].compactMap { $0 }
         reactor.setTimer(deadlines.min())
     }
-
-    // MARK: - Logging
-
-    private func log(_ event: ClusterEvent) {
-        switch event {
-        case .workerStarting(let id, let port, let pid):
-            logger.info("worker starting", metadata: metadata(id, ["port": "\(port)", "pid": "\(pid)"]))
-        case .workerReady(let id, let port):
-            logger.info("worker ready", metadata: metadata(id, ["port": "\(port)"]))
-        case .workerDraining(let id, let reason):
-            logger.info("worker draining", metadata: metadata(id, ["reason": "\(reason.rawValue)"]))
-        case .workerGone(let id, let exit, let reason):
-            var extra: Logger.Metadata = ["exit": "\(exit.map(\.description) ?? "never started")"]
-            if let reason { extra["reason"] = "\(reason.rawValue)" }
-            if reason == nil, exit?.isSuccess != true {
-                logger.warning("worker failed", metadata: metadata(id, extra))
-            } else {
-                logger.info("worker gone", metadata: metadata(id, extra))
-            }
-        case .tenantFailed(let tenant, let reason, let retryAfter):
-            logger.error(
-                "tenant is crash-looping; not starting it",
-                metadata: [
-                    "tenant": "\(tenant)", "reason": "\(reason)", "retry_in": "\(retryAfter.formattedForHumans)",
-                ]
-            )
-        case .tenantRecovered(let tenant):
-            logger.notice("tenant may start workers again", metadata: ["tenant": "\(tenant)"])
-        case .configurationReloaded:
-            logger.notice("configuration reloaded", metadata: ["tenants": "\(machine.configuration.tenants.count)"])
-        }
-    }
-
-    private func metadata(_ id: WorkerID, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
-        extra.merging(["tenant": "\(id.tenant)", "worker": "\(id)"]) { a, _ in a }
-    }
-}
-
-/// A control-channel subscription: encoded event lines, bounded; cut off (and marked) when the reader lags.
-public final class Subscription: Sendable {
-    public let lines: AsyncStream<[UInt8]>
-    private let continuation: AsyncStream<[UInt8]>.Continuation
-    public let bufferLimit: Int
-    private let overflow = Atomic<Bool>(false)
-
-    init(bufferLimit: Int) {
-        self.bufferLimit = bufferLimit
-        (lines, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(bufferLimit))
-    }
-
-    /// True once the subscriber was cut off for reading too slowly.
-    public var overflowed: Bool { overflow.load(ordering: .relaxed) }
-
-    /// Queues a line; false (and the stream finished) when the buffer was full.
-    func deliver(_ line: [UInt8]) -> Bool {
-        switch continuation.yield(line) {
-        case .enqueued: return true
-        case .terminated: return false
-        case .dropped:
-            overflow.store(true, ordering: .relaxed)
-            continuation.finish()
-            return false
-        @unknown default: return false
-        }
-    }
-
-    /// Ends the stream (the subscriber went away, or clusterd stops).
-    public func finish() {
-        continuation.finish()
-    }
-}
-
-/// A reload that was refused, with every error of the file.
-public struct ReloadFailure: Error, Sendable {
-    public var message: String
-    public var details: [String]
-}
-
-/// An error of the supervisor's own machinery (not of a worker).
-public struct SupervisorError: Error, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: String
-        public static let notifySocket = Code(rawValue: "notify-socket")
-        public static let reactor = Code(rawValue: "reactor")
-        public static let listen = Code(rawValue: "listen")
-        public static let router = Code(rawValue: "router")
-        public static let socketActivation = Code(rawValue: "socket-activation")
-        public static let upgrade = Code(rawValue: "upgrade")
-        public var description: String { rawValue }
-    }
-
-    public var code: Code
-    public var message: String
-    public var cause: (any Error)?
-
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String { cause.map { "\(message): \($0)" } ?? message }
 }
