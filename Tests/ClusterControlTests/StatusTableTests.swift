@@ -84,3 +84,25 @@ struct StatusTableTests {
         #expect(lines[6] == "beta    failed   0/0      -      2        retry in 4s: wo...")
     }
 }
+
+@Suite("States a later clusterd may add")
+struct UnknownStateTests {
+    @Test("a tenant or worker state this build does not know is read and shown as it is, not refused")
+    func unknownStates() throws {
+        let line = #"""
+            {"id":1,"result":{"max_workers":4,"workers_total":1,"shutting_down":false,"tenants":[{"name":"acme",
+            "state":"hibernating","hosts":[],"floor":0,"target":1,"max_workers":1,"queue_limit":10,"max_concurrency":0,
+            "waiting":0,"workers":[{"id":"acme#1","pid":7,"port":20001,"state":"frozen","in_flight":0}]}]}}
+            """#.replacingOccurrences(of: "\n", with: "")
+        guard case .reply(_, .success(let value))? = IncomingLine(Array(line.utf8)) else {
+            Issue.record("not read as a reply")
+            return
+        }
+        let snapshot = try value.decode(as: ClusterSnapshot.self)
+        #expect(snapshot.tenants[0].state.rawValue == "hibernating")
+        #expect(snapshot.tenants[0].workers[0].state.rawValue == "frozen")
+        let text = StatusTable(snapshot).text
+        #expect(text.contains("hibernating"))
+        #expect(text.contains("frozen"))
+    }
+}

@@ -115,7 +115,7 @@ extension ClusterStateMachine {
                 if config.watchdog > .zero { worker.watchdogDeadline = now + config.watchdog }
             case .starting:
                 break
-            case .draining, .stopping, .killed:
+            default:  // leaving (draining, stopping, killed), or a state this build does not know
                 worker.state = .stopping(reason: .replaced, killAt: now + config.stopTimeout)
                 actions.append(.terminate(adopted.id))
             }

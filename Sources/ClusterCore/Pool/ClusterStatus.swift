@@ -15,19 +15,25 @@ public struct ClusterStatus: Sendable, Equatable {
 }
 
 public struct TenantStatus: Sendable, Equatable {
-    /// What a tenant is doing, as status and the control protocol name it.
-    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+    /// What a tenant is doing, as status and the control protocol name it. Open to new values in later
+    /// versions (clients show an unknown one as it is), so a struct of names rather than an enum.
+    public struct State: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
         /// No workers, none wanted.
-        case idle
-        case starting
+        public static let idle = State(rawValue: "idle")
+        public static let starting = State(rawValue: "starting")
         /// At least one worker is ready.
-        case running
+        public static let running = State(rawValue: "running")
         /// Crash-looping: no starts until `retryIn` has passed.
-        case failed
+        public static let failed = State(rawValue: "failed")
         /// `clusterctl stop`.
-        case stopped
+        public static let stopped = State(rawValue: "stopped")
         /// Gone from tenants.conf; its workers are leaving.
-        case removed
+        public static let removed = State(rawValue: "removed")
+
+        public var description: String { rawValue }
     }
 
     public var name: String
@@ -47,13 +53,19 @@ public struct TenantStatus: Sendable, Equatable {
 }
 
 public struct WorkerStatus: Sendable, Equatable {
-    /// A worker's state without its deadlines, as status and the control protocol name it.
-    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
-        case starting
-        case ready
-        case draining
-        case stopping
-        case killed
+    /// A worker's state without its deadlines, as status and the control protocol name it. Open to new values
+    /// in later versions, like ``TenantStatus/State``.
+    public struct State: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let starting = State(rawValue: "starting")
+        public static let ready = State(rawValue: "ready")
+        public static let draining = State(rawValue: "draining")
+        public static let stopping = State(rawValue: "stopping")
+        public static let killed = State(rawValue: "killed")
+
+        public var description: String { rawValue }
     }
 
     public var id: WorkerID
