@@ -73,6 +73,13 @@ public final class ControlClient {
         _ operation: ControlOperation,
         onEvent: (ControlEvent) -> Void = { _ in }
     ) throws(ControlUnreachable) -> Result<JSONValue, ControlError> {
+        guard conversation.phase == .ready else {
+            throw unreachable(
+                conversation.phase == .closed
+                    ? "the connection is no longer usable (clusterd refused it or sent what this client cannot read)"
+                    : "a request was made before hello"
+            )
+        }
         let (id, line) = conversation.request(operation)
         deadline = .now + timeout
         try send(line)
@@ -135,8 +142,20 @@ public final class ControlClient {
         }
     }
 
-    /// Sends bytes as they are (tests send what no client would).
-    package func send(_ bytes: [UInt8]) throws(ControlUnreachable) {
+    /// Sends bytes as they are, waiting at most `timeout` (tests send what no client would). A connection clusterd
+    /// closed fails without reading what it left: the caller reads it.
+    package func sendRaw(_ bytes: [UInt8], timeout: Duration) throws(ControlUnreachable) {
+        deadline = .now + timeout
+        try send(bytes, readingRefusal: false)
+    }
+
+    /// The next line as it is, waiting at most `timeout` for it.
+    package func readRawLine(timeout: Duration) throws(ControlUnreachable) -> [UInt8] {
+        deadline = .now + timeout
+        return try readLine()
+    }
+
+    private func send(_ bytes: [UInt8], readingRefusal: Bool = true) throws(ControlUnreachable) {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes {
@@ -151,7 +170,8 @@ public final class ControlClient {
             } else if errno == EPIPE || errno == ECONNRESET {
                 // clusterd may have refused the connection and closed it before this went out; its reason
                 // is still waiting in the receive buffer.
-                throw refusalLeftBehind() ?? unreachable("the connection was closed before a reply")
+                let refusal = readingRefusal ? refusalLeftBehind() : nil
+                throw refusal ?? unreachable("the connection was closed before a reply")
             } else {
                 throw unreachable("send(): \(Self.errnoText())")
             }
@@ -169,7 +189,7 @@ public final class ControlClient {
     }
 
     /// The next line, newline excluded, at most `ControlCodec.maximumReplyLineLength` bytes.
-    package func readLine() throws(ControlUnreachable) -> [UInt8] {
+    private func readLine() throws(ControlUnreachable) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {

@@ -68,7 +68,7 @@ extension ControlError {
     public init(_ failure: ActivationFailure) {
         let refusal = failure.refusal
         self.init(
-            Code(refusal.kind!),
+            Code(failure.kind),
             refusal.message,
             retryAfterMilliseconds: refusal.retryAfter.map { Int($0.milliseconds) }
         )

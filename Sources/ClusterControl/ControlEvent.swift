@@ -39,6 +39,23 @@ public struct ControlEvent: Sendable, Hashable, Codable {
         self.worker = worker
     }
 
+    /// Every field as written; a `worker` that is not a worker id reads as none (an event kind of a later
+    /// version may use the field otherwise), so one odd field never makes the whole line unreadable.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        event = try container.decode(Kind.self, forKey: .event)
+        tenant = try container.decodeIfPresent(String.self, forKey: .tenant)
+        worker = try? container.decodeIfPresent(WorkerID.self, forKey: .worker)
+        port = try container.decodeIfPresent(Int.self, forKey: .port)
+        pid = try container.decodeIfPresent(Int32.self, forKey: .pid)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        exit = try container.decodeIfPresent(String.self, forKey: .exit)
+        exitCode = try container.decodeIfPresent(Int32.self, forKey: .exitCode)
+        signal = try container.decodeIfPresent(Int32.self, forKey: .signal)
+        retryAfterMilliseconds = try container.decodeIfPresent(Int.self, forKey: .retryAfterMilliseconds)
+        snapshot = try container.decodeIfPresent(ClusterSnapshot.self, forKey: .snapshot)
+    }
+
     enum CodingKeys: String, CodingKey {
         case event
         case tenant

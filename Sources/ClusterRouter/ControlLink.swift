@@ -38,7 +38,8 @@ public final class ControlLink: Sendable {
             } catch {
                 failure = error
             }
-            let wait = backoff.ended(after: ContinuousClock.now - connected)
+            // Only a connection that was made and then lasted starts the backoff over; a failed one never does.
+            let wait = backoff.ended(after: failure == nil ? ContinuousClock.now - connected : .zero)
             if let failure {
                 logger.warning(
                     "control channel unavailable; serving known workers, retrying",

@@ -143,3 +143,17 @@ struct ControlConversationTests {
         #expect(backoff.ended(after: .zero) == .milliseconds(200))
     }
 }
+
+@Suite("Events a later clusterd may send")
+struct LaterEventTests {
+    @Test("an event whose worker is not a worker id is still read, without the worker")
+    func oddWorkerField() throws {
+        guard case .event(let event)? = IncomingLine(Array(#"{"event":"tenant-moved","worker":{"node":"b"}}"#.utf8))
+        else {
+            Issue.record("not read as an event")
+            return
+        }
+        #expect(event.event.rawValue == "tenant-moved")
+        #expect(event.worker == nil)
+    }
+}

@@ -82,6 +82,12 @@ extension SupervisorIntegrationTests {
             }
             #expect(crashStatuses.allSatisfy { [502, 503].contains($0) }, "\(crashStatuses)")
             #expect(crashStatuses.last == 503, "the crash-looping tenant ends up refused at once: \(crashStatuses)")
+            // And stays refused, at once and with Retry-After, while it is failed.
+            for _ in 0..<2 {
+                let refused = Self.timedGet(port: port, tenant: "crashloop", timeoutSeconds: 10)
+                #expect(refused.response?.status == 503, "\(refused)")
+                #expect(refused.response?.headers["retry-after"] != nil, "\(refused)")
+            }
 
             // Flood: served all the same, its output rate-limited.
             let floodStarted = ContinuousClock.now

@@ -4,10 +4,13 @@ import ClusterControl
 /// requests, and raw lines in and out for what no client would send.
 final class ControlTestClient {
     let client: ControlClient
+    /// How long each raw send or read may wait.
+    let timeout: Duration
     private var nextRawID = 1_000_000
 
     /// Connects to `path`; nil when the connect fails.
     init?(path: String, timeoutSeconds: Int = 10) {
+        timeout = .seconds(timeoutSeconds)
         guard
             let client = try? ControlClient(
                 socketPath: path,
@@ -49,12 +52,12 @@ final class ControlTestClient {
     /// Sends raw bytes.
     @discardableResult
     func send(_ bytes: [UInt8]) -> Bool {
-        (try? client.send(bytes)) != nil
+        (try? client.sendRaw(bytes, timeout: timeout)) != nil
     }
 
     /// Reads one line; nil on EOF or timeout.
     func readLine() -> [UInt8]? {
-        try? client.readLine()
+        try? client.readRawLine(timeout: timeout)
     }
 
     func readIncoming() -> IncomingLine? {
