@@ -304,14 +304,7 @@ public actor Supervisor: Service {
     /// Scales several tenants at once: all are checked before any is applied. Returns every tenant's scale
     /// after the change; the scales are saved in `state_dir`.
     public func scale(_ counts: [String: Int]) throws(CommandRejection) -> [String: Int] {
-        let now = Instant.now()
-        var trial = machine
-        var actions: [ClusterAction] = []
-        for (tenant, count) in counts.sorted(by: { $0.key < $1.key }) {
-            actions += try trial.scaleRequested(tenant: tenant, workers: count, now: now).get()
-        }
-        machine = trial
-        perform(actions)
+        perform(try machine.scaleRequested(counts, now: Instant.now()).get())
         saveScales()
         return machine.scales
     }

@@ -389,3 +389,24 @@ struct ScaleAndCommandTests {
         #expect(shell.launchedWorkers().isEmpty)
     }
 }
+
+@Suite("Scaling several tenants at once")
+struct MultiTenantScaleTests {
+    @Test("every count is checked before any is applied: one unknown tenant or bad count changes nothing")
+    func allOrNothing() throws {
+        var shell = SimulatedShell(.fixture(.fixture("acme", maxWorkers: 4), .fixture("beta", maxWorkers: 4)))
+        for counts in [["acme": 2, "ghost": 1], ["acme": 2, "beta": -1], ["beta": 1, "acme": 100_000]] {
+            #expect(shell.scale(counts).rejection != nil, "\(counts)")
+            #expect(shell.machine.scales == [:], "\(counts)")
+            #expect(shell.launches.isEmpty, "\(counts)")
+        }
+        let actions = try shell.scale(["beta": 1, "acme": 2]).get()
+        #expect(shell.machine.scales == ["acme": 2, "beta": 1])
+        // Applied in name order: acme's two launches before beta's one.
+        let launched = actions.compactMap { action -> WorkerID? in
+            if case .launch(let launch) = action { return launch.worker }
+            return nil
+        }
+        #expect(launched == [.acme(1), .acme(2), .beta(1)])
+    }
+}

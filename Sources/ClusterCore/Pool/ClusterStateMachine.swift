@@ -230,6 +230,24 @@ public struct ClusterStateMachine: Sendable {
         return .success(reconcile(now: now))
     }
 
+    /// `clusterctl scale a=N b=M …`: every tenant's scale checked before any is applied, so one bad name or count
+    /// changes nothing; applied in tenant-name order.
+    public mutating func scaleRequested(
+        _ counts: [String: Int],
+        now: Instant
+    ) -> Result<[ClusterAction], CommandRejection> {
+        var trial = self
+        var actions: [ClusterAction] = []
+        for (tenant, count) in counts.sorted(by: { $0.key < $1.key }) {
+            switch trial.scaleRequested(tenant: tenant, workers: count, now: now) {
+            case .success(let more): actions += more
+            case .failure(let rejection): return .failure(rejection)
+            }
+        }
+        self = trial
+        return .success(actions)
+    }
+
     /// Restores a scale after a restart (from `state_dir`), without any other effect.
     public mutating func restoreScale(tenant: String, workers count: Int, now: Instant) -> [ClusterAction] {
         guard pools[tenant] != nil, count > 0, count <= configuration.maxWorkers else { return [] }

@@ -129,6 +129,10 @@ struct SimulatedShell {
         command { $0.scaleRequested(tenant: tenant, workers: count, now: $1) }
     }
 
+    mutating func scale(_ counts: [String: Int]) -> Result<[ClusterAction], CommandRejection> {
+        command { $0.scaleRequested(counts, now: $1) }
+    }
+
     @discardableResult
     mutating func restoreScale(_ tenant: String, to count: Int) -> [ClusterAction] {
         step { $0.restoreScale(tenant: tenant, workers: count, now: $1) }
