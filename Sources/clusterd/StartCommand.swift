@@ -34,25 +34,10 @@ extension Clusterd {
             signal(SIGPIPE, SIG_IGN)
             LogLevelSetting.bootstrap(identifier: "clusterd")
             let logger = Logger(label: "clusterd")
-            let listenOverride = try listen.map { text in
-                guard let address = ListenAddress(parsing: text) else {
-                    throw ValidationError("--listen \(text): expected HOST:PORT (IPv6 as [::1]:8080)")
-                }
-                return address
-            }
-            let controlSocketOverride = controlSocket
-            let overrides: @Sendable (inout ClusterConfiguration) -> Void = { configuration in
-                if let listenOverride { configuration.listen = [listenOverride] }
-                if let controlSocketOverride { configuration.controlSocket = controlSocketOverride }
-            }
-            // After an in-place upgrade: the previous image's state, workers and sockets.
-            let handover: Handover?
-            do {
-                handover = try Handover.take()
-            } catch {
-                StandardError.write("clusterd: \(error)")
-                throw ExitCode(1)
-            }
+            let overrides = try commandLineOverrides()
+            // After an in-place upgrade: the previous image's state, workers and sockets. Past this point every
+            // failure goes back to that image, which can still serve.
+            let handover = try exitOnFailure { try Handover.take() }
             var configuration: ClusterConfiguration
             switch TenantsFile.load(path: tenants) {
             case .success(let loaded): configuration = loaded
@@ -65,59 +50,22 @@ extension Clusterd {
             if let handover {
                 logger.notice("resuming after an upgrade", metadata: ["handovers": "\(handover.handovers)"])
             }
-
-            let sockets: Sockets
-            let recovery: CrashRecovery?
-            let plan: StartupPlan
-            do {
-                (sockets, recovery, plan) = try takeSockets(configuration, handover: handover, logger: logger)
-            } catch {
-                handover?.fallBack(because: "\(error)")
-                StandardError.write("clusterd: \(error)")
-                throw ExitCode(1)
+            let (sockets, recovery, plan) = try exitOnFailure(fallingBackTo: handover) {
+                try takeSockets(configuration, handover: handover, logger: logger)
             }
-            let router =
-                noRouter
-                ? nil
-                : RouterProcess(
-                    executable: ownExecutable(),
-                    arguments: ["router", "--control-socket", configuration.controlSocket] + limits.arguments,
-                    listeners: sockets.router,
-                    stopTimeout: (DurationSyntax.parse(limits.drainTimeout) ?? .seconds(30)) + .seconds(5),
-                    logger: logger,
-                    adopting: plan.adoptedRouterPID
-                )
-            // This image, kept open: an upgrade that cannot take over comes back to it.
-            let thisImage = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
-            if let handover { close(handover.fallbackExecutableFD) }
-            let upgrade = UpgradeContext(
-                executable: ownExecutable(),
-                arguments: CommandLine.arguments,
-                fallbackExecutableFD: thisImage,
-                tenantsFile: tenants,
-                controlSocketFD: sockets.control,
-                controlSocketOwned: sockets.ownsControlFile,
-                routerListenerFDs: sockets.router,
-                routerPID: { [current = router?.current] in current?.pid }
-            )
-
-            let supervisor: Supervisor
-            do {
-                supervisor = try Supervisor(
+            let router = routerProcess(configuration, sockets: sockets, adopting: plan.adoptedRouterPID, logger: logger)
+            let supervisor = try exitOnFailure(fallingBackTo: handover) {
+                try Supervisor(
                     configuration: configuration,
                     options: .init(
                         tenantsFile: tenants,
                         overrides: overrides,
                         awaitsRouter: !noRouter,
-                        upgrade: upgrade,
+                        upgrade: upgradeContext(sockets: sockets, router: router, handover: handover),
                         takeover: handover?.takeover ?? recovery?.takeover
                     ),
                     logger: logger
                 )
-            } catch {
-                handover?.fallBack(because: "\(error)")
-                StandardError.write("clusterd: \(error)")
-                throw ExitCode(1)
             }
             let controlServer = ControlServer(
                 path: configuration.controlSocket,
@@ -136,14 +84,76 @@ extension Clusterd {
             // Graceful shutdown runs in reverse: signal handling ends, the router finishes its in-flight
             // requests, the supervisor drains and stops every worker, the control channel answers until the end.
             let group = ServiceGroup(
-                configuration: .init(
-                    services: services,
-                    gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger
-                )
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             )
+            try await exitOnFailure { try await group.run() }
+        }
+
+        /// `--listen` and `--control-socket`, applied to every configuration read (at start and on reload).
+        private func commandLineOverrides() throws -> @Sendable (inout ClusterConfiguration) -> Void {
+            let listenOverride = try listen.map { text in
+                guard let address = ListenAddress(parsing: text) else {
+                    throw ValidationError("--listen \(text): expected HOST:PORT (IPv6 as [::1]:8080)")
+                }
+                return address
+            }
+            let controlSocketOverride = controlSocket
+            return { configuration in
+                if let listenOverride { configuration.listen = [listenOverride] }
+                if let controlSocketOverride { configuration.controlSocket = controlSocketOverride }
+            }
+        }
+
+        /// The router child, or nil with `--no-router`.
+        private func routerProcess(
+            _ configuration: ClusterConfiguration,
+            sockets: Sockets,
+            adopting: Int32?,
+            logger: Logger
+        ) -> RouterProcess? {
+            guard !noRouter else { return nil }
+            return RouterProcess(
+                executable: ownExecutable(),
+                arguments: ["router", "--control-socket", configuration.controlSocket] + limits.arguments,
+                listeners: sockets.router,
+                stopTimeout: (DurationSyntax.parse(limits.drainTimeout) ?? .seconds(30)) + .seconds(5),
+                logger: logger,
+                adopting: adopting
+            )
+        }
+
+        /// What an in-place upgrade hands over besides the supervisor's state; this image is kept open, so that
+        /// an upgrade that cannot take over comes back to it.
+        private func upgradeContext(sockets: Sockets, router: RouterProcess?, handover: Handover?) -> UpgradeContext {
+            let thisImage = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
+            if let handover { close(handover.fallbackExecutableFD) }
+            return UpgradeContext(
+                executable: ownExecutable(),
+                arguments: CommandLine.arguments,
+                fallbackExecutableFD: thisImage,
+                tenantsFile: tenants,
+                controlSocketFD: sockets.control,
+                controlSocketOwned: sockets.ownsControlFile,
+                routerListenerFDs: sockets.router,
+                routerPID: { [current = router?.current] in current?.pid }
+            )
+        }
+
+        /// `body`'s result; on an error, back to the image that handed over (if any), else `clusterd: error` and
+        /// exit status 1.
+        private func exitOnFailure<T>(fallingBackTo handover: Handover? = nil, _ body: () throws -> T) throws -> T {
             do {
-                try await group.run()
+                return try body()
+            } catch {
+                handover?.fallBack(because: "\(error)")
+                StandardError.write("clusterd: \(error)")
+                throw ExitCode(1)
+            }
+        }
+
+        private func exitOnFailure(_ body: () async throws -> Void) async throws {
+            do {
+                try await body()
             } catch {
                 StandardError.write("clusterd: \(error)")
                 throw ExitCode(1)
