@@ -95,19 +95,28 @@ public final class ControlClient {
         }
     }
 
-    /// The next event (after a `subscribe` request), or nil when a reply comes instead.
-    public func nextEvent() throws(ControlUnreachable) -> ControlEvent? {
-        deadline = .now + timeout
+    /// The next event after a `subscribe` request, waiting at most `limit` for it to begin; nil when none came
+    /// (a subscriber's loop does its periodic work then). Replies read meanwhile are skipped.
+    public func nextEvent(waitingAtMost limit: Duration) throws(ControlUnreachable) -> ControlEvent? {
         while true {
+            if !hasLine {
+                var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&entry, 1, Int32(clamping: max(limit.milliseconds, 0)))
+                if ready == 0 { return nil }
+                if ready < 0 && errno != EINTR { throw unreachable("poll(): \(Self.errnoText())") }
+            }
+            deadline = .now + timeout
             switch conversation.received(try readLine()) {
             case .event(let event): return event
             case .refused(let error): throw unreachable(error.message)
             case .unreadable(let reason): throw unreachable(reason)
-            case .reply: return nil
-            case .greeted, .subscribed, .nothing: continue
+            case .greeted, .subscribed, .reply, .nothing: continue
             }
         }
     }
+
+    /// A whole line is already buffered.
+    private var hasLine: Bool { buffer[scanned...].contains(UInt8(ascii: "\n")) }
 
     // MARK: - Socket
 

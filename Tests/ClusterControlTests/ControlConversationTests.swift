@@ -157,3 +157,36 @@ struct LaterEventTests {
         #expect(event.worker == nil)
     }
 }
+
+@Suite("ControlClient as a subscriber")
+struct ControlClientSubscriberTests {
+    @Test("after subscribe: events as they come, nil when none comes within the wait, replies skipped")
+    func events() throws {
+        let snapshot =
+            #"{"snapshot":{"max_workers":4,"workers_total":0,"shutting_down":false,"tenants":[]}}"#
+        let fake = try FakeClusterd { request in
+            switch request.operation {
+            case .hello: return nil
+            case .subscribe:
+                return .lines([
+                    #"{"id":\#(request.id),"result":\#(snapshot)}"#,
+                    #"{"id":99,"result":{}}"#,
+                    #"{"event":"worker-ready","tenant":"a","worker":"a#1","port":20001}"#,
+                ])
+            default: return .silence
+            }
+        }
+        let client = try ControlClient(socketPath: fake.path, timeout: .seconds(5))
+        try client.hello()
+        guard case .success(let value) = try client.request(.subscribe) else {
+            Issue.record("subscribe refused")
+            return
+        }
+        #expect(try value.decode(as: SubscribeReply.self).snapshot.maxWorkers == 4)
+        let event = try client.nextEvent(waitingAtMost: .seconds(5))
+        #expect(event?.worker == "a#1")
+        let started = ContinuousClock.now
+        #expect(try client.nextEvent(waitingAtMost: .milliseconds(200)) == nil)
+        #expect(ContinuousClock.now - started >= .milliseconds(150))
+    }
+}
