@@ -122,8 +122,11 @@ public struct HAProxyConfiguration: Hashable, Sendable {
                 "    dynamic-cookie-key \(settings.dynamicCookieKey)",
                 "    option redispatch",
                 "    retries \(settings.retries)",
-                // A client that first came through the activator must not stay with it once workers are up.
-                "    ignore-persist if { req.cook(\(cookie)) -m str \(HAProxyNames.activatorServer) }",
+                // HAProxy honours a backup server's cookie even while other servers are up, and `ignore-persist`
+                // would also stop the worker's cookie from being set: so the activator's cookie is expired at
+                // once, and the client's next request is balanced to a worker, which sets its own.
+                "    http-after-response replace-header Set-Cookie '^\(cookie)=\(HAProxyNames.activatorServer)(;.*)?$' "
+                    + "'\(cookie)=; Max-Age=0\\1'",
                 "    server-template \(HAProxyNames.slotPrefix) 1-\(backend.slots) \(Self.placeholderAddress) disabled",
                 "    server \(HAProxyNames.activatorServer) \(settings.routerAddress) backup "
                     + "cookie \(HAProxyNames.activatorServer)",

@@ -38,7 +38,8 @@ struct HAProxyConfigurationTests {
             "dynamic-cookie-key s3cret-key",
             "option redispatch",
             "retries 2",
-            "ignore-persist if { req.cook(clusterd_route) -m str activator }",
+            "http-after-response replace-header Set-Cookie '^clusterd_route=activator(;.*)?$' "
+                + "'clusterd_route=; Max-Age=0\\1'",
             "server-template w 1-6 127.0.0.1:1 disabled",
             "server activator 127.0.0.1:8081 backup cookie activator",
             "backend t_beta",
