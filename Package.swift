@@ -62,6 +62,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The pure core of the HAProxy adapter: haproxy.cfg and host map text, runtime API commands kept in step
+        // with the control channel, in-flight counts from `show stat`. No sockets, no processes.
+        .target(name: "ClusterHAProxy", dependencies: ["ClusterCore", "ClusterControl"], swiftSettings: strict),
         .executableTarget(
             name: "clusterd",
             dependencies: [
@@ -102,6 +105,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ClusterHAProxyTests",
+            dependencies: ["ClusterHAProxy", "ClusterCore", "ClusterControl"],
             swiftSettings: strict
         ),
         .testTarget(name: "TenantsFileTests", dependencies: ["TenantsFile", "ClusterCore"], swiftSettings: strict),
