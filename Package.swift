@@ -62,13 +62,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The pure core of the HAProxy adapter: haproxy.cfg and host map text, runtime API commands kept in step
-        // with the control channel, in-flight counts from `show stat`. No sockets, no processes.
-        .target(name: "ClusterHAProxy", dependencies: ["ClusterCore", "ClusterControl"], swiftSettings: strict),
+        // The HAProxy adapter (`clusterd haproxy`). Its core is pure (haproxy.cfg and host map text, runtime API
+        // commands kept in step with the control channel, in-flight counts from `show stat`); HAProxyAdapter,
+        // HAProxyFiles and HAProxyRuntimeSocket are its shell: one blocking loop over two Unix sockets and a directory.
+        .target(
+            name: "ClusterHAProxy",
+            dependencies: ["ClusterCore", "ClusterControl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "clusterd",
             dependencies: [
-                "ClusterCore", "TenantsFile", "ClusterSupervisor", "ClusterRouter",
+                "ClusterCore", "TenantsFile", "ClusterSupervisor", "ClusterRouter", "ClusterHAProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -102,8 +102,9 @@ public final class ControlClient {
             if !hasLine {
                 var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&entry, 1, Int32(clamping: max(limit.milliseconds, 0)))
-                if ready == 0 { return nil }
-                if ready < 0 && errno != EINTR { throw unreachable("poll(): \(Self.errnoText())") }
+                // A signal (EINTR) also returns: the caller's loop checks why it was woken.
+                if ready == 0 || (ready < 0 && errno == EINTR) { return nil }
+                if ready < 0 { throw unreachable("poll(): \(Self.errnoText())") }
             }
             deadline = .now + timeout
             switch conversation.received(try readLine()) {

@@ -125,6 +125,8 @@ public struct ControlClientName: ProtocolName {
     /// `clusterd router` (standalone or clusterd's child).
     public static let router = ControlClientName(rawValue: "clusterd-router")
     public static let clusterctl = ControlClientName(rawValue: "clusterctl")
+    /// `clusterd haproxy`, which drives HAProxy from the channel.
+    public static let haproxyAdapter = ControlClientName(rawValue: "clusterd-haproxy")
 }
 
 /// The delays between a client's attempts to reconnect: from `initial`, doubling up to `maximum`; a connection

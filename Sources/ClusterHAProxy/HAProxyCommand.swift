@@ -38,3 +38,24 @@ public enum HAProxyCommand: Hashable, Sendable {
         }
     }
 }
+
+extension HAProxyCommand {
+    /// `enable dynamic-cookie backend t_acme`: recomputes every server's cookie from its address and port.
+    ///
+    /// HAProxy 2.6 recomputes a dynamic cookie when `set server … addr` changes the address, but not when it
+    /// loads one from the server state file after a reload, so each backend needs this after one.
+    public static func recomputeCookies(ofBackend backend: String) -> String {
+        "enable dynamic-cookie backend \(backend)"
+    }
+
+    /// Whether one line of HAProxy's answers to `set server` and `enable dynamic-cookie` commands reports
+    /// success: those answer nothing, or that the address or port changed (or needed no change).
+    public static func isSuccess(answerLine line: Substring) -> Bool {
+        line.allSatisfy { $0 == " " } || line.hasPrefix("IP changed from") || line.hasPrefix("no need to change")
+    }
+
+    /// Whether an answer line says the running configuration lacks the backend or server a command named.
+    public static func isMissingServer(answerLine line: Substring) -> Bool {
+        line.hasPrefix("No such backend") || line.hasPrefix("No such server")
+    }
+}

@@ -17,8 +17,11 @@ public struct HAProxyConfiguration: Hashable, Sendable {
         public var routerAddress: String
         /// The secret the sticky cookies are hashed with (server address, port and this key).
         public var dynamicCookieKey: String
+        /// Where the adapter saves the servers' runtime state (`show servers state`) just before a reload, for
+        /// the new HAProxy process to load: its slots keep their workers instead of starting in maintenance.
+        public var serverStateFilePath: String?
         public var timeouts: Timeouts
-        /// Connection attempts after the first; with `option redispatch` the last one goes to another server.
+        /// Attempts after the first; with `option redispatch 1` each goes to another server.
         public var retries: Int
 
         public init(
@@ -27,6 +30,7 @@ public struct HAProxyConfiguration: Hashable, Sendable {
             mapFilePath: String,
             routerAddress: String,
             dynamicCookieKey: String,
+            serverStateFilePath: String? = nil,
             timeouts: Timeouts = Timeouts(),
             retries: Int = 2
         ) {
@@ -35,6 +39,7 @@ public struct HAProxyConfiguration: Hashable, Sendable {
             self.mapFilePath = mapFilePath
             self.routerAddress = routerAddress
             self.dynamicCookieKey = dynamicCookieKey
+            self.serverStateFilePath = serverStateFilePath
             self.timeouts = timeouts
             self.retries = retries
         }
@@ -92,10 +97,19 @@ public struct HAProxyConfiguration: Hashable, Sendable {
             "global",
             "    stats socket \(settings.statsSocketPath) mode 600 level admin expose-fd listeners",
             "    stats timeout 2m",
+        ]
+        if let state = settings.serverStateFilePath { lines.append("    server-state-file \(state)") }
+        lines += [
             "",
             "defaults",
             "    mode http",
             "    option forwardfor",
+            // On a reload the old process would close idle keep-alive connections at once, racing requests
+            // clients are sending on them; with this it answers one more, with `Connection: close`.
+            "    option idle-close-on-response",
+        ]
+        if settings.serverStateFilePath != nil { lines.append("    load-server-state-from-file global") }
+        lines += [
             "    timeout connect \(Self.milliseconds(timeouts.connect))",
             "    timeout client \(Self.milliseconds(timeouts.client))",
             "    timeout server \(Self.milliseconds(timeouts.server))",
@@ -120,8 +134,12 @@ public struct HAProxyConfiguration: Hashable, Sendable {
                 "    balance leastconn",
                 "    cookie \(cookie) insert indirect nocache dynamic",
                 "    dynamic-cookie-key \(settings.dynamicCookieKey)",
-                "    option redispatch",
+                "    option redispatch 1",
                 "    retries \(settings.retries)",
+                // As clusterd's router does: a worker that closes without answering (it was told to stop as
+                // this request reached it) gets an idempotent request sent again, to another worker.
+                "    retry-on conn-failure empty-response",
+                "    http-request disable-l7-retry unless { method GET HEAD OPTIONS TRACE PUT DELETE }",
                 // HAProxy honours a backup server's cookie even while other servers are up, and `ignore-persist`
                 // would also stop the worker's cookie from being set: so the activator's cookie is expired at
                 // once, and the client's next request is balanced to a worker, which sets its own.
@@ -148,11 +166,12 @@ public struct HAProxyConfiguration: Hashable, Sendable {
     }
 
     private func checkSettings() throws(HAProxyError) {
-        let words = [
-            ("bind address", settings.bindAddress), ("stats socket path", settings.statsSocketPath),
-            ("map file path", settings.mapFilePath), ("router address", settings.routerAddress),
-            ("dynamic cookie key", settings.dynamicCookieKey),
-        ]
+        let words =
+            [
+                ("bind address", settings.bindAddress), ("stats socket path", settings.statsSocketPath),
+                ("map file path", settings.mapFilePath), ("router address", settings.routerAddress),
+                ("dynamic cookie key", settings.dynamicCookieKey),
+            ] + (settings.serverStateFilePath.map { [("server state file path", $0)] } ?? [])
         for (what, value) in words {
             let unsafe = value.unicodeScalars.contains { scalar in
                 scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F

@@ -1,9 +1,9 @@
 import ClusterCore
 import Glibc
 
-/// HAProxy's runtime API on its stats socket (`stats socket PATH level admin`), one command per connection, as
-/// HAProxy's non-interactive mode has it: connect, send the command and a newline, read the answer until HAProxy
-/// closes. Every step ends at the timeout.
+/// HAProxy's runtime API on its stats socket (`stats socket PATH level admin`) or its master CLI (`-S PATH`),
+/// one command per connection, as HAProxy's non-interactive mode has it: connect, send the command and a newline,
+/// read the answer until HAProxy closes. Every step ends at the timeout.
 public struct HAProxyRuntimeSocket: Sendable {
     public let path: String
     public let timeout: Duration
@@ -42,6 +42,9 @@ public struct HAProxyRuntimeSocket: Sendable {
                 throw failure("send(): \(String(cString: strerror(errno)))")
             }
         }
+        // The master CLI answers and closes only once the client has finished sending; the stats socket does
+        // either way.
+        shutdown(fd, Int32(SHUT_WR))
         var answer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {

@@ -5,6 +5,6 @@ struct Clusterd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clusterd",
         abstract: "Supervises one worker process per tenant: started on demand, idled out, restarted with backoff.",
-        subcommands: [StartCommand.self, CheckCommand.self, RouterCommand.self]
+        subcommands: [StartCommand.self, CheckCommand.self, RouterCommand.self, HAProxyAdapterCommand.self]
     )
 }

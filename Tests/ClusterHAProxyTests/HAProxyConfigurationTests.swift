@@ -24,6 +24,7 @@ struct HAProxyConfigurationTests {
         let expected = [
             "stats socket /run/clusterd/haproxy.sock mode 600 level admin expose-fd listeners",
             "mode http",
+            "option idle-close-on-response",
             "timeout connect 5000ms",
             "timeout tunnel 3600000ms",
             "frontend clusterd_http",
@@ -36,8 +37,10 @@ struct HAProxyConfigurationTests {
             "balance leastconn",
             "cookie clusterd_route insert indirect nocache dynamic",
             "dynamic-cookie-key s3cret-key",
-            "option redispatch",
+            "option redispatch 1",
             "retries 2",
+            "retry-on conn-failure empty-response",
+            "http-request disable-l7-retry unless { method GET HEAD OPTIONS TRACE PUT DELETE }",
             "http-after-response replace-header Set-Cookie '^clusterd_route=activator(;.*)?$' "
                 + "'clusterd_route=; Max-Age=0\\1'",
             "server-template w 1-6 127.0.0.1:1 disabled",
@@ -115,6 +118,22 @@ struct HAProxyConfigurationTests {
         }
     }
 
+    @Test("with a server state file, HAProxy saves and loads it across reloads")
+    func serverStateFile() throws {
+        var settings = Self.settings
+        #expect(try !HAProxyConfiguration(settings: settings).text(for: .threeTenants).contains("server-state"))
+        settings.serverStateFilePath = "/var/lib/clusterd-haproxy/servers.state"
+        let lines = try HAProxyConfiguration(settings: settings).text(for: .threeTenants).split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        let global = try #require(lines.firstIndex(of: "global"))
+        let defaults = try #require(lines.firstIndex(of: "defaults"))
+        let state = try #require(lines.firstIndex(of: "server-state-file /var/lib/clusterd-haproxy/servers.state"))
+        let load = try #require(lines.firstIndex(of: "load-server-state-from-file global"))
+        #expect(global < state && state < defaults && defaults < load)
+        settings.serverStateFilePath = "/var/lib/a b"
+        #expect(throws: HAProxyError.self) { try HAProxyConfiguration(settings: settings).text(for: .threeTenants) }
+    }
+
     @Test("a timeout below a millisecond is refused; others are whole milliseconds")
     func timeouts() {
         var settings = Self.settings
@@ -141,6 +160,8 @@ struct HAProxyConfigurationTests {
         var settings = Self.settings
         settings.mapFilePath = mapPath
         settings.statsSocketPath = directory.appendingPathComponent("haproxy.sock").path
+        settings.serverStateFilePath = directory.appendingPathComponent("servers.state").path
+        try HAProxyFiles.noServerState.write(toFile: settings.serverStateFilePath!, atomically: true, encoding: .utf8)
         let configPath = directory.appendingPathComponent("haproxy.cfg").path
         try HAProxyConfiguration(settings: settings).text(for: .threeTenants)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
