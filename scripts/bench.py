@@ -539,6 +539,80 @@ def bench_router():
     return results
 
 
+def bench_haproxy():
+    """Warm requests through HAProxy driven by `clusterd haproxy`, against HAProxy with a static config to the
+    same worker, interleaved in one run."""
+    rounds, duration = (2, 2) if QUICK else (5, 5)
+    threads = os.cpu_count() or 2
+    out(f"## HAProxy adapter: wrk keep-alive, {rounds} rounds interleaved, {duration} s each, medians\n")
+    cluster = Clusterd(
+        "haproxy-adapter",
+        f'[tenant.bench]\ncommand = ["{BIN}/demo-worker", "--threads", "1"]\nmin_workers = 1\n',
+        cluster_extra=free_ports(16) + "\nmax_workers = 16",
+    )
+    wait_for(lambda: http_get(cluster.port, "bench.bench.test")[0] == 200, 30, "the bench tenant's worker")
+    status = json.loads(cluster.clusterctl("status", "--json"))
+    worker_port = status["tenants"][0]["workers"][0]["port"]
+    directory = os.path.join(WORK, "haproxy-adapter-files")
+    adapted_port, static_port = free_port(), free_port()
+    master = os.path.join(WORK, "haproxy-master.sock")
+    adapter = start(
+        [f"{BIN}/clusterd", "haproxy", "--control-socket", cluster.socket, "--directory", directory,
+         "--bind", f"127.0.0.1:{adapted_port}", "--router", f"127.0.0.1:{cluster.port}", "--master-socket", master],
+        "haproxy-adapter",
+        env=dict(os.environ, CLUSTERD_LOG_LEVEL="warning"),
+    )
+    wait_for(lambda: os.path.exists(f"{directory}/haproxy.cfg"), 30, "the adapter's haproxy.cfg")
+    adapted = start(["haproxy", "-W", "-S", master, "-f", f"{directory}/haproxy.cfg"], "haproxy-adapted")
+    static_directory = os.path.join(WORK, "haproxy-static")
+    os.makedirs(static_directory, exist_ok=True)
+    with open(f"{static_directory}/haproxy.cfg", "w") as f:
+        f.write(haproxy_config(static_port, worker_port, threads))
+    static = start(["haproxy", "-db", "-f", f"{static_directory}/haproxy.cfg"], "haproxy-static")
+    wait_for(lambda: accepts(adapted_port) and accepts(static_port), 15, "both HAProxies")
+    # Until the adapter has set the worker's slot, requests go to the activator: wait for a direct answer.
+    def direct():
+        with socket.create_connection(("127.0.0.1", adapted_port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: bench.bench.test\r\nConnection: close\r\n\r\n")
+            head = s.recv(65536)
+        return b"clusterd_route=" in head and b"Max-Age=0" not in head
+    wait_for(direct, 30, "the adapter to set the worker's slot")
+    worker_pids = [p for p in children(adapted.pid)]
+    targets = [
+        ("HAProxy + clusterd haproxy", adapted_port, worker_pids),
+        ("HAProxy static config", static_port, [static.pid]),
+    ]
+    for _, port, _ in targets:
+        wrk(f"http://127.0.0.1:{port}/", 64, 1)
+    results = {}
+    for connections in (64, 1):
+        runs = {name: [] for name, _, _ in targets}
+        for round_number in range(rounds):
+            for name, port, pids in targets:
+                before = cpu_seconds(pids)
+                rps, p50, p99 = wrk(f"http://127.0.0.1:{port}/", connections, duration)
+                cpu_us = (cpu_seconds(pids) - before) / max(rps * duration, 1) * 1e6
+                runs[name].append((rps, p50, p99, cpu_us))
+            log(f"  -c{connections} round {round_number + 1}: " + " | ".join(
+                f"{name} {runs[name][-1][0]:.0f}/s" for name, _, _ in targets))
+        results[connections] = {name: tuple(median([r[i] for r in runs[name]]) for i in range(4)) for name in runs}
+    stop(adapter)
+    cluster.stop()
+    stop_all()
+    ours, anchor = targets[0][0], targets[1][0]
+    for connections in (64, 1):
+        r = results[connections]
+        out(f"wrk -t{1 if connections == 1 else 2} -c{connections} -d{duration}s (median of {rounds})\n")
+        table(
+            ["target", "req/s", "p50 ms", "p99 ms", "CPU us/req"],
+            [[name, f"{r[name][0]:.0f}", f"{r[name][1]:.3f}", f"{r[name][2]:.3f}", f"{r[name][3]:.1f}"]
+             for name, _, _ in targets],
+        )
+        ratio = r[ours][0] / r[anchor][0]
+        out(f"\nadapted/static req/s: {ratio:.2f}x; target >= 0.95x (-c{connections}): {verdict(ratio >= 0.95)}\n")
+    return results
+
+
 def haproxy_version():
     text = subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout
     return re.search(r"version (\S+)", text).group(1).split("-")[0]
@@ -869,10 +943,10 @@ def main():
     BIN, TINY, QUICK = args.bin, args.worker, args.quick
     parts = args.parts
     if "all" in parts:
-        parts = ["router", "coldstart", "herd", "scale"]
+        parts = ["router", "haproxy", "coldstart", "herd", "scale"]
     for part in parts:
         started = time.monotonic()
-        {"router": bench_router, "coldstart": bench_coldstart, "herd": bench_herd, "scale": bench_scale}[part]()
+        {"router": bench_router, "haproxy": bench_haproxy, "coldstart": bench_coldstart, "herd": bench_herd, "scale": bench_scale}[part]()
         log(f"{part}: {time.monotonic() - started:.0f} s")
 
 
