@@ -56,6 +56,9 @@ public final class HAProxyAdapter {
     private var reloadPending = false
     /// The configuration text for which a reload was forced because HAProxy lacked its backends: not again.
     private var forcedReloadFor: String?
+    /// The configuration text HAProxy refused to reload: not tried again until the text changes.
+    private var refusedConfiguration: String?
+    private var lastMasterFailure: String?
     private var onReady: (() -> Void)?
 
     /// `onReady` runs once, when the files are written and HAProxy (if running) is in step: systemd's READY=1.
@@ -150,7 +153,7 @@ public final class HAProxyAdapter {
         guard haproxyPID != nil else { return }
         let statistics: String
         do {
-            statistics = try runtime.send("show stat")
+            statistics = try runtime.send("show stat -1 4 -1")  // servers only
         } catch {
             haproxyUnreachable(error)
             return
@@ -222,9 +225,20 @@ public final class HAProxyAdapter {
                 runningLayout = layout
                 if haproxyPID == nil { reloadPending = false }
             }
-            if reloadPending, haproxyPID != nil, reloadAllowed, reload() {
-                runningLayout = layout
+            if reloadPending, refusedConfiguration == text {
                 reloadPending = false
+            }
+            if reloadPending, haproxyPID != nil, reloadAllowed {
+                switch reload() {
+                case .reloaded:
+                    runningLayout = layout
+                    reloadPending = false
+                case .refused:
+                    refusedConfiguration = text
+                    reloadPending = false
+                case .failed:
+                    break  // tried again on a later tick
+                }
             }
         } catch let error as HAProxyError {
             logger.error(
@@ -295,24 +309,20 @@ public final class HAProxyAdapter {
         return missing
     }
 
-    /// Saves the servers' state for the new process, asks the master to reload and waits for the new worker;
-    /// true once it answers. A reload HAProxy refuses (a configuration it cannot load) leaves the old workers
-    /// serving, and is logged.
-    private func reload() -> Bool {
+    private enum ReloadOutcome {
+        /// The new worker answers on the stats socket.
+        case reloaded
+        /// HAProxy could not load the configuration and kept its old workers.
+        case refused
+        /// The master CLI did not answer, or no new worker came in time.
+        case failed
+    }
+
+    /// Saves the servers' state for the new process, asks the master to reload and waits for the new worker.
+    /// A reload HAProxy refuses (a configuration it cannot load) leaves the old workers serving, and is logged.
+    private func reload() -> ReloadOutcome {
         lastReload = .now
         let files = options.files
-        let before: HAProxyProcesses.Master?
-        do {
-            try files.replace(files.serverState, with: try runtime.send("show servers state"))
-            before = HAProxyProcesses.master(fromShowProc: try master.send("show proc"))
-            _ = try master.send("reload")
-        } catch {
-            logger.error(
-                "cannot reload HAProxy through its master CLI (is it started with -W -S \(options.masterSocket)?)",
-                metadata: ["error": "\(error)"]
-            )
-            return false
-        }
         // The state file is for this reload only: a later cold start must not load ports long since reused.
         defer {
             do {
@@ -321,6 +331,22 @@ public final class HAProxyAdapter {
                 logger.error("cannot empty the server state file", metadata: ["error": "\(error)"])
             }
         }
+        let before: HAProxyProcesses.Master?
+        do {
+            try files.replace(files.serverState, with: try runtime.send("show servers state"))
+            before = HAProxyProcesses.master(fromShowProc: try master.send("show proc"))
+            _ = try master.send("reload")
+        } catch {
+            if "\(error)" != lastMasterFailure {
+                logger.error(
+                    "cannot reload HAProxy through its master CLI; retrying",
+                    metadata: ["error": "\(error)", "hint": "is HAProxy started with -W -S \(options.masterSocket)?"]
+                )
+            }
+            lastMasterFailure = "\(error)"
+            return .failed
+        }
+        lastMasterFailure = nil
         let old = haproxyPID
         let deadline = ContinuousClock.now + options.reloadTimeout
         while ContinuousClock.now < deadline {
@@ -332,21 +358,21 @@ public final class HAProxyAdapter {
                     "HAProxy refused the new configuration and keeps the old one; see its log",
                     metadata: ["path": "\(files.configuration)"]
                 )
-                return false
+                return .refused
             }
             if let info = try? runtime.send("show info"), let pid = HAProxyProcesses.workerPID(fromShowInfo: info),
                 pid != old
             {
                 haproxyPID = pid
                 logger.info("HAProxy reloaded", metadata: ["haproxy_pid": "\(pid)"])
-                return true
+                return .reloaded
             }
         }
         logger.error(
             "HAProxy did not answer with a new worker after a reload",
             metadata: ["waited": "\(options.reloadTimeout.formattedBriefly)"]
         )
-        return false
+        return .failed
     }
 
     private func sleep(for duration: Duration) {
