@@ -450,6 +450,31 @@ http {{
 """
 
 
+def wrk_rounds(targets, rounds, duration):
+    """wrk at 64 connections, then 1, against each (name, port, pids) target, rounds interleaved; per connection
+    count and target the medians of (req/s, p50 ms, p99 ms, CPU us per request of `pids`)."""
+    for _, port, _ in targets:  # warm every path (connections, pools, caches)
+        wrk(f"http://127.0.0.1:{port}/", 64, 1)
+    results = {}
+    for connections in (64, 1):
+        runs = {name: [] for name, _, _ in targets}
+        for round_number in range(rounds):
+            for name, port, pids in targets:
+                before = cpu_seconds(pids)
+                rps, p50, p99 = wrk(f"http://127.0.0.1:{port}/", connections, duration)
+                cpu_us = (cpu_seconds(pids) - before) / max(rps * duration, 1) * 1e6
+                runs[name].append((rps, p50, p99, cpu_us))
+            log(
+                f"  -c{connections} round {round_number + 1}: "
+                + " | ".join(
+                    f"{name.split()[0]} {runs[name][-1][0]:.0f}/s p99 {runs[name][-1][2]:.2f}ms {runs[name][-1][3]:.1f}us"
+                    for name, _, _ in targets
+                )
+            )
+        results[connections] = {name: tuple(median([r[i] for r in runs[name]]) for i in range(4)) for name in runs}
+    return results
+
+
 def bench_router():
     rounds, duration = (2, 2) if QUICK else (5, 5)
     threads = os.cpu_count() or 2  # the router's event loops: MultiThreadedEventLoopGroup.singleton, one per core
@@ -485,25 +510,7 @@ def bench_router():
         f"router bench: demo-worker --threads 1 on :{worker_port} (the same process behind every proxy); "
         f"router {threads} event loops, haproxy nbthread {threads}, nginx worker_processes {threads}"
     )
-    for _, port, _ in targets:  # warm every path (connections, pools, caches)
-        wrk(f"http://127.0.0.1:{port}/", 64, 1)
-    results = {}
-    for connections in (64, 1):
-        runs = {name: [] for name, _, _ in targets}
-        for round_number in range(rounds):
-            for name, port, pids in targets:
-                before = cpu_seconds(pids)
-                rps, p50, p99 = wrk(f"http://127.0.0.1:{port}/", connections, duration)
-                cpu_us = (cpu_seconds(pids) - before) / max(rps * duration, 1) * 1e6
-                runs[name].append((rps, p50, p99, cpu_us))
-            log(
-                f"  -c{connections} round {round_number + 1}: "
-                + " | ".join(
-                    f"{name.split()[0]} {runs[name][-1][0]:.0f}/s p99 {runs[name][-1][2]:.2f}ms {runs[name][-1][3]:.1f}us"
-                    for name, _, _ in targets
-                )
-            )
-        results[connections] = {name: tuple(median([r[i] for r in runs[name]]) for i in range(4)) for name in runs}
+    results = wrk_rounds(targets, rounds, duration)
     cluster.stop()
     stop_all()
 
@@ -579,23 +586,10 @@ def bench_haproxy():
     wait_for(direct, 30, "the adapter to set the worker's slot")
     worker_pids = [p for p in children(adapted.pid)]
     targets = [
-        ("HAProxy + clusterd haproxy", adapted_port, worker_pids),
-        ("HAProxy static config", static_port, [static.pid]),
+        ("adapted-HAProxy (clusterd haproxy)", adapted_port, worker_pids),
+        ("static-HAProxy (fixed config)", static_port, [static.pid]),
     ]
-    for _, port, _ in targets:
-        wrk(f"http://127.0.0.1:{port}/", 64, 1)
-    results = {}
-    for connections in (64, 1):
-        runs = {name: [] for name, _, _ in targets}
-        for round_number in range(rounds):
-            for name, port, pids in targets:
-                before = cpu_seconds(pids)
-                rps, p50, p99 = wrk(f"http://127.0.0.1:{port}/", connections, duration)
-                cpu_us = (cpu_seconds(pids) - before) / max(rps * duration, 1) * 1e6
-                runs[name].append((rps, p50, p99, cpu_us))
-            log(f"  -c{connections} round {round_number + 1}: " + " | ".join(
-                f"{name} {runs[name][-1][0]:.0f}/s" for name, _, _ in targets))
-        results[connections] = {name: tuple(median([r[i] for r in runs[name]]) for i in range(4)) for name in runs}
+    results = wrk_rounds(targets, rounds, duration)
     stop(adapter)
     cluster.stop()
     stop_all()
